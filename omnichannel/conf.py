@@ -34,6 +34,19 @@ DEFAULTS: dict[str, Any] = {
     "EXTRA_EVENT_TYPES": [],
     # Shop adapters: model label -> dotted path of a ShopAdapter subclass.
     "SHOP_ADAPTERS": {},
+    # "log": an adapter error is logged and the shop's write kept; "raise": it
+    # propagates and fails the shop's save.
+    "SHOP_ADAPTER_ERRORS": "log",
+    # A cart with no change for this long is reported as abandoned ...
+    "CART_ABANDONED_AFTER": timedelta(hours=1),
+    # ... unless its last change is older than this.
+    "CART_ABANDONED_MAX_AGE": timedelta(days=7),
+    # django-oscar order statuses that mean paid, cancelled or refunded.
+    "OSCAR_ORDER_STATUSES": {
+        "paid": [],
+        "cancelled": ["Cancelled"],
+        "refunded": ["Refunded"],
+    },
     # Public address of the site, used in links inside messages.
     "SITE_URL": "http://127.0.0.1:8000",
     # Page views recorded by the middleware.

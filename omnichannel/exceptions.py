@@ -37,3 +37,20 @@ class ImportRowError(OmnichannelError, ValueError):
 
 class AdapterError(OmnichannelError, TypeError):
     """A shop adapter returned a value of the wrong shape."""
+
+
+class InvalidDiscountCode(OmnichannelError, ValueError):
+    """A discount code cannot be created from the given arguments.
+
+    ``field`` names the argument (``code``, ``kind``, ``value``, ``valid_until``) so
+    that callers can show the message beside it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class DiscountCodeTaken(InvalidDiscountCode):
+    """The shop already has a discount code with this text; choose another one."""

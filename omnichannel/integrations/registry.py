@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
@@ -25,10 +29,13 @@ from omnichannel.integrations.base import (
     OrderData,
     ShopAdapter,
 )
+from omnichannel.integrations.contract import check_cart_data, check_order_data
 
 logger = logging.getLogger(__name__)
 
 _connected: list[tuple[Any, Any, str]] = []
+_adapters: dict[str, ShopAdapter] = {}
+MAX_KEY_LENGTH = 200
 
 
 def load_adapter(label: str, path: str) -> ShopAdapter:
@@ -53,7 +60,12 @@ def load_adapter(label: str, path: str) -> ShopAdapter:
 def connect_adapters() -> None:
     """Connect post_save handlers for every configured adapter, replacing old ones."""
     disconnect_adapters()
-    for label, path in (app_settings.SHOP_ADAPTERS or {}).items():
+    adapters = app_settings.SHOP_ADAPTERS
+    if not isinstance(adapters, dict):
+        # The system check omnichannel.E002 reports this with a hint.
+        logger.error("OMNICHANNEL['SHOP_ADAPTERS'] is not a dict; no adapter connected")
+        return
+    for label, path in adapters.items():
         try:
             model = apps.get_model(label)
             adapter = load_adapter(label, path)
@@ -62,6 +74,12 @@ def connect_adapters() -> None:
             logger.error("shop adapter for %s not connected: %s", label, error)
             continue
         _connect(model, adapter)
+        _adapters[label] = adapter
+
+
+def configured_adapters() -> dict[str, ShopAdapter]:
+    """Return the connected adapters by model label, in the order of the setting."""
+    return dict(_adapters)
 
 
 def _connect(model: Any, adapter: ShopAdapter) -> None:
@@ -74,6 +92,16 @@ def _connect(model: Any, adapter: ShopAdapter) -> None:
 
     post_save.connect(on_save, sender=model, weak=False, dispatch_uid=uid)
     _connected.append((post_save, model, uid))
+
+    for index, extra in enumerate(adapter.get_receivers()):
+        extra_uid = f"{uid}-receiver-{index}"
+        extra.signal.connect(
+            _guard_receiver(adapter, extra.handler),
+            sender=extra.sender,
+            weak=False,
+            dispatch_uid=extra_uid,
+        )
+        _connected.append((extra.signal, extra.sender, extra_uid))
 
     for related_label, parent_attribute in getattr(adapter, "watch", {}).items():
         related = apps.get_model(related_label)
@@ -103,6 +131,47 @@ def disconnect_adapters() -> None:
     while _connected:
         signal, sender, uid = _connected.pop()
         signal.disconnect(sender=sender, dispatch_uid=uid)
+    _adapters.clear()
+
+
+def _guard_receiver(
+    adapter: ShopAdapter, handler: Callable[..., Any]
+) -> Callable[..., None]:
+    def guarded(sender: Any, **kwargs: Any) -> None:
+        run_guarded(
+            adapter, getattr(handler, "__name__", "receiver"), handler, sender, **kwargs
+        )
+
+    return guarded
+
+
+def run_guarded(
+    adapter: ShopAdapter,
+    what: str,
+    function: Callable[..., Any],
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """Call ``function`` so that a failure cannot undo the shop's own write.
+
+    With ``SHOP_ADAPTER_ERRORS = "log"`` the call runs in a savepoint: an error rolls
+    back what the adapter wrote, is logged with its traceback, and the shop's order
+    or cart is kept. With ``"raise"`` the error propagates, which tests want.
+    """
+    if app_settings.SHOP_ADAPTER_ERRORS == "raise":
+        function(*args, **kwargs)
+        return
+    try:
+        with transaction.atomic():
+            function(*args, **kwargs)
+    except Exception:
+        # A marketing adapter must never fail a checkout; the error is logged with
+        # its traceback and `omnichannel_sync_orders` records the order later.
+        logger.exception(
+            "shop adapter for %s failed in %s; nothing recorded",
+            adapter.model_label,
+            what,
+        )
 
 
 @receiver(setting_changed)
@@ -112,11 +181,32 @@ def _reconnect(*, setting: str, **kwargs: Any) -> None:
 
 
 def handle_instance(adapter: ShopAdapter, instance: Any) -> None:
-    """Turn one saved order or cart into events on the customer's profile."""
+    """Turn one saved order or cart into events on the customer's profile.
+
+    Errors follow ``SHOP_ADAPTER_ERRORS`` (see ``run_guarded``).
+    """
+    label = getattr(instance._meta, "label", "")
+    run_guarded(adapter, f"{label} {instance.pk}", record_instance, adapter, instance)
+
+
+def record_instance(adapter: ShopAdapter, instance: Any) -> None:
+    """Read one order or cart through its adapter and record its events.
+
+    Raises AdapterError when the adapter returns a value of the wrong shape.
+    """
     if isinstance(adapter, OrderAdapter):
-        record_order(adapter.read(instance), adapter)
+        record_order(check_order_data(adapter.read(instance), adapter), adapter)
     elif isinstance(adapter, CartAdapter):
-        record_cart(adapter.read(instance), adapter)
+        record_cart(check_cart_data(adapter.read(instance), adapter), adapter)
+
+
+def idempotency_key(*parts: str) -> str:
+    """Join ``parts`` into an idempotency key that fits the Event column."""
+    key = ":".join(parts)
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: MAX_KEY_LENGTH - len(digest) - 1]}:{digest}"
 
 
 def _resolve_profile(customer: Customer, what: str) -> Any:
@@ -197,9 +287,22 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
         properties=properties,
         revenue=data.total,
         currency=data.currency,
-        idempotency_key=f"order_placed:{key}",
+        idempotency_key=idempotency_key("order_placed", key),
         **common,
     )
+    for code in sorted(set(data.discount_codes)):
+        track(
+            "discount_code_used",
+            occurred_at=data.created_at,
+            properties={
+                "code": code,
+                "order_id": data.order_id,
+                "total": str(data.total),
+                "currency": data.currency,
+            },
+            idempotency_key=idempotency_key("discount_code_used", key, code),
+            **common,
+        )
     if data.cart_id:
         track(
             "cart_converted",
@@ -209,7 +312,7 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
             object_id=data.cart_id,
             occurred_at=data.created_at,
             properties={"order_id": data.order_id},
-            idempotency_key=f"cart_converted:{data.cart_id}",
+            idempotency_key=idempotency_key("cart_converted", data.cart_id),
         )
     for flag, name in (
         (data.is_paid, "order_paid"),
@@ -218,7 +321,10 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
     ):
         if flag:
             track(
-                name, properties=properties, idempotency_key=f"{name}:{key}", **common
+                name,
+                properties=properties,
+                idempotency_key=idempotency_key(name, key),
+                **common,
             )
 
 
@@ -227,7 +333,7 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
     from omnichannel.profiles.services import track
 
     what = f"cart {adapter.model_label}:{data.cart_id}"
-    if not data.lines and not data.is_converted:
+    if not data.is_converted and (not data.lines or not data.is_open):
         return
     profile = _resolve_profile(data.customer, what)
     if profile is None:
@@ -238,6 +344,7 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
     ).hexdigest()[:16]
     properties = {
         "cart_id": data.cart_id,
+        "cart_model": adapter.model_label,
         "lines": lines,
         "total": str(data.total),
         "currency": data.currency,
@@ -253,7 +360,7 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         track(
             "cart_converted",
             properties={"order_id": data.order_id, **properties},
-            idempotency_key=f"cart_converted:{data.cart_id}",
+            idempotency_key=idempotency_key("cart_converted", data.cart_id),
             **common,
         )
         return
@@ -275,3 +382,49 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         properties={**properties, "digest": digest},
         **common,
     )
+
+
+def discount_code_adapter() -> ShopAdapter:
+    """Return the first configured adapter that overrides ``create_discount_code``.
+
+    Raises ImproperlyConfigured when no configured adapter can create codes.
+    """
+    for adapter in _adapters.values():
+        method = type(adapter).create_discount_code
+        if method is not ShopAdapter.create_discount_code:
+            return adapter
+    raise ImproperlyConfigured(
+        "No adapter in OMNICHANNEL['SHOP_ADAPTERS'] creates discount codes. Override "
+        "create_discount_code() in the shop's order adapter (docs/adapters.md)."
+    )
+
+
+def create_discount_code(
+    *,
+    code: str,
+    kind: str,
+    value: Decimal | int | str = Decimal("0"),
+    valid_until: datetime | None = None,
+    single_use: bool = True,
+    profile: Any = None,
+) -> str:
+    """Create a discount code in the shop through its adapter; return the code.
+
+    Raises InvalidDiscountCode on a bad argument, DiscountCodeTaken when the code
+    exists, and ImproperlyConfigured when no adapter creates codes.
+    """
+    adapter = discount_code_adapter()
+    created = adapter.create_discount_code(
+        code=code,
+        kind=kind,
+        value=value,
+        valid_until=valid_until,
+        single_use=single_use,
+        profile=profile,
+    )
+    logger.info(
+        "discount code created by %s for profile %s",
+        adapter.model_label,
+        getattr(profile, "pk", None),
+    )
+    return created
