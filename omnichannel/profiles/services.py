@@ -295,9 +295,10 @@ def profile_for_request(request: Any, *, create: bool = False) -> Profile | None
     if cached is not None:
         return cached
     user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
     visitor_id = getattr(request, "omnichannel_visitor_id", None)
     profile = None
-    if user is not None and user.is_authenticated:
+    if signed_in:
         profile = Profile.objects.filter(user=user).first()
     if profile is None and visitor_id:
         identity = (
@@ -306,7 +307,8 @@ def profile_for_request(request: Any, *, create: bool = False) -> Profile | None
             .first()
         )
         profile = identity.profile if identity else None
-    if profile is None and create and (visitor_id or user):
+    # An anonymous user object is truthy; only a signed-in user identifies anyone.
+    if profile is None and create and (visitor_id or signed_in):
         profile = identify(request)
     if profile is not None:
         request.omnichannel_profile = profile

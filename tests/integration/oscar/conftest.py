@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
@@ -110,3 +112,42 @@ def pytest_collection_modifyitems(config, items):
     )
     for item in items:
         item.add_marker(ignore_treebeard)
+
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+@pytest.fixture
+def browser():
+    """A test client that sends a browser's User-Agent, so views are not bot traffic."""
+    return Client(headers={"user-agent": BROWSER})
+
+
+SHIPPING_ADDRESS = {
+    "first_name": "Lena",
+    "last_name": "Beispiel",
+    "line1": "Hauptstrasse 5",
+    "line4": "Berlin",
+    "postcode": "10115",
+    "phone_number": "+49 30 901820",
+}
+
+
+def check_out(client, *, guest_email=None):
+    """Walk Oscar's checkout views from the gateway to the placed order.
+
+    Return the response of the place-order request.
+    """
+    if guest_email:
+        response = client.post(
+            reverse("checkout:index"),
+            {"username": guest_email, "options": "anonymous"},
+        )
+        assert response.status_code == 302, response.content[:2000]
+    response = client.post(reverse("checkout:shipping-address"), SHIPPING_ADDRESS)
+    assert response.status_code == 302, response.content[:2000]
+    response = client.get(reverse("checkout:shipping-method"))
+    assert response.status_code == 302, response.content[:2000]
+    response = client.get(reverse("checkout:preview"))
+    assert response.status_code == 200, response.content[:2000]
+    return client.post(reverse("checkout:preview"), {"action": "place_order"})
