@@ -146,7 +146,7 @@ def _check_flags(data: Any, names: tuple[str, ...], where: str) -> None:
 
 
 class DiscountKind(enum.StrEnum):
-    """What a discount code takes off an order."""
+    """Kind of reduction a discount code gives."""
 
     PERCENT = "percent"
     AMOUNT = "amount"

@@ -147,16 +147,17 @@ def _guard_receiver(
 
 def run_guarded(
     adapter: ShopAdapter,
-    what: str,
+    subject: str,
     function: Callable[..., Any],
     *args: Any,
     **kwargs: Any,
 ) -> None:
     """Call ``function`` so that a failure cannot undo the shop's own write.
 
-    With ``SHOP_ADAPTER_ERRORS = "log"`` the call runs in a savepoint: an error rolls
-    back what the adapter wrote, is logged with its traceback, and the shop's order
-    or cart is kept. With ``"raise"`` the error propagates, which tests want.
+    With ``SHOP_ADAPTER_ERRORS = "log"`` the call runs in a savepoint. An error rolls
+    back what the adapter wrote and is logged with its traceback and ``subject``,
+    and the shop's order or cart is kept. With ``"raise"`` the error propagates,
+    which tests want.
     """
     if app_settings.SHOP_ADAPTER_ERRORS == "raise":
         function(*args, **kwargs)
@@ -165,12 +166,12 @@ def run_guarded(
         with transaction.atomic():
             function(*args, **kwargs)
     except Exception:
-        # A marketing adapter must never fail a checkout; the error is logged with
-        # its traceback and `omnichannel_sync_orders` records the order later.
+        # Any exception is caught, so a broken adapter cannot fail a checkout.
+        # Once the adapter is fixed, `omnichannel_sync_orders` records the order.
         logger.exception(
             "shop adapter for %s failed in %s; nothing recorded",
             adapter.model_label,
-            what,
+            subject,
         )
 
 

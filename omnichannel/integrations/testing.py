@@ -55,8 +55,10 @@ class _RollBack(Exception):
 
 
 class AdapterContract:
-    """Shared set-up of the contracts; subclass OrderAdapterContract or
-    CartAdapterContract instead."""
+    """Shared set-up of the contracts.
+
+    Subclass OrderAdapterContract or CartAdapterContract instead of this class.
+    """
 
     pytestmark = pytest.mark.django_db
 

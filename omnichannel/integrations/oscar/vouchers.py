@@ -3,7 +3,7 @@
 Each code becomes one Voucher linked to one voucher offer: a Count condition of one
 item from the range named ``RANGE_NAME`` and a benefit by kind (percentage off the
 range, a fixed amount off the range, or free shipping). The range is created on first
-use with every product in it; edit it in Oscar's dashboard to exclude products, and
+use with every product in it. Edit it in Oscar's dashboard to exclude products, and
 the codes created later follow it.
 """
 
@@ -35,7 +35,7 @@ def create_voucher(request: DiscountCodeRequest, *, profile: Any = None) -> str:
     DiscountCodeTaken when a voucher with that code exists already.
 
     NOTE: Oscar cannot limit a voucher to one customer, so ``profile`` is only
-    written into the offer's description; anyone who has the code can use it.
+    written into the offer's description. Anyone who has the code can use it.
     """
     voucher_model = get_model("voucher", "Voucher")
     code = request.code.upper()

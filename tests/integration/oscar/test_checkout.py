@@ -129,8 +129,8 @@ def test_account_created_at_checkout_leaves_no_abandoned_cart(
 ):
     """A guest fills a basket, creates an account, orders and pays.
 
-    One profile holds the anonymous history, the account and the order; neither
-    the anonymous basket nor the account's basket is reported as abandoned.
+    One profile contains the anonymous history, the account and the order.
+    Neither the anonymous basket nor the account's basket is reported as abandoned.
     """
     browser.post(reverse("basket:add", kwargs={"pk": mug.pk}), {"quantity": 1})
     anonymous_basket = Basket.objects.get()

@@ -54,7 +54,7 @@ def test_restock_without_eager_alerts(sold_out, customer):
 
     alert.refresh_from_db()
     # The alert stays active until Oscar's oscar_send_alerts command runs, but
-    # the customer is told once.
+    # only one back_in_stock event is recorded for it.
     assert alert.status == ProductAlert.ACTIVE
     assert Event.objects.filter(name="back_in_stock").count() == 1
 
