@@ -102,7 +102,7 @@ def find_usable_discount(
         )
     if discount.is_expired(at):
         raise ValidationError(
-            _("The discount code “%(code)s” expired on %(date)s."),
+            _("The discount code “%(code)s” has expired (valid until %(date)s)."),
             code="expired",
             params={
                 "code": discount.code,
@@ -193,7 +193,8 @@ def _lock_open_cart(cart: Cart) -> Cart:
     if locked is None or locked.status != Cart.Status.OPEN:
         raise CheckoutError(
             _(
-                "This cart has already been checked out. Start a new cart to order again."
+                "This cart has already been checked out. Start a new cart to order "
+                "again."
             )
         )
     return locked
