@@ -1,4 +1,4 @@
-"""URLs of the example shop; the omnichannel URLs are added when that module exists."""
+"""URLs of the example shop, plus the omnichannel URLs when that module exists."""
 
 import importlib.util
 

@@ -116,7 +116,7 @@ def add_product(cart: Cart, product: Product, quantity: int = 1) -> CartLine:
 
 
 def set_quantity(cart: Cart, line: CartLine, quantity: int) -> CartLine | None:
-    """Set a line's quantity; 0 removes the line and returns None."""
+    """Set a line's quantity. Quantity 0 deletes the line and returns None."""
     if quantity < 0:
         raise CartError(
             _("Quantity %(quantity)s is invalid. Use 0 to remove the item.")

@@ -105,7 +105,8 @@ class CheckoutForm(forms.Form):
     def clean_discount_code(self) -> str:
         code = self.cleaned_data["discount_code"].strip()
         if code:
-            # Checked here for a quick answer; place_order() checks again under lock.
+            # Validated here so the form shows the error at once. place_order()
+            # validates the code again under a row lock.
             self.cleaned_data["discount"] = find_usable_discount(code)
         return code
 
@@ -172,7 +173,7 @@ class SignupForm(BaseUserCreationForm):
 
 
 class LoginForm(AuthenticationForm):
-    """Login by username; emails match in any letter case."""
+    """Login by username, where an email matches in any letter case."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -252,7 +252,7 @@ class Order(models.Model):
         return reverse("shop:order_detail", args=[self.number])
 
     def mark_paid(self, at: datetime.datetime | None = None) -> bool:
-        """Set the order to paid; return False if it already was.
+        """Mark a pending order paid and return True, or False if it was paid already.
 
         Raises OrderStatusError for cancelled and refunded orders.
         """

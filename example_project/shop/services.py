@@ -25,7 +25,7 @@ ORDER_NUMBER_ATTEMPTS = 5
 
 
 class CheckoutError(Exception):
-    """The cart cannot become an order; ``field`` names the form field at fault."""
+    """A cart cannot become an order. ``field`` names the form field at fault."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -258,7 +258,7 @@ def _create_order(
         except IntegrityError:
             if not Order.objects.filter(number=number).exists():
                 raise
-            logger.warning("Order number %s was taken; drawing another", number)
+            logger.warning("Order number %s is taken, drawing another", number)
     raise CheckoutError(_("No free order number was found. Please try again."))
 
 

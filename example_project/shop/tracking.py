@@ -34,8 +34,8 @@ def track(request: HttpRequest, event: str, properties: dict[str, Any]) -> None:
     if public_track is None:
         return
     try:
-        # NOTE: assumes the signature track(event, properties=..., request=...) of
-        # the omnichannel public API; adjust this call if that signature differs.
+        # NOTE: assumes the omnichannel public API signature
+        # track(event, properties=..., request=...). Adjust this call if it differs.
         public_track(event, properties=properties, request=request)
     except Exception:
         logger.exception("Tracking the shop event %s failed", event)

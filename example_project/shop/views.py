@@ -160,7 +160,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 def _place_order_from_form(
     request: HttpRequest, cart: Cart, form: CheckoutForm
 ) -> Order | None:
-    """Create the account if asked and the order; on failure, put errors on the form."""
+    """Create the account (if requested) and the order, or add errors to the form."""
     data = form.cleaned_data
     new_user = None
     try:
@@ -190,7 +190,7 @@ def _place_order_from_form(
 
 
 def _remember_cart_email(cart: Cart, form: CheckoutForm) -> None:
-    # An email typed into a failed checkout still tells whose cart this is.
+    # Keep an email typed into a failed checkout, so that the cart has an owner.
     email = form.cleaned_data.get("email") if hasattr(form, "cleaned_data") else None
     if email and email != cart.email:
         cart.email = email

@@ -28,7 +28,7 @@ def postgres_only():
 
 
 def race(carts, discount_code: str) -> list[object]:
-    """Run place_order for every cart at once; return each order or error."""
+    """Run place_order for all carts at once and return each Order or CheckoutError."""
     barrier = threading.Barrier(len(carts))
     results: list[object] = [None] * len(carts)
 

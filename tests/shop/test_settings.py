@@ -125,3 +125,81 @@ def test_celery_app_reads_django_settings():
 
     assert celery_app.main == "example_project"
     assert celery_app.conf.task_always_eager == settings.CELERY_TASK_ALWAYS_EAGER
+
+
+FAKE_OMNICHANNEL = {
+    "omnichannel/__init__.py": "",
+    "omnichannel/apps.py": (
+        "from django.apps import AppConfig\n\n\n"
+        "class OmnichannelConfig(AppConfig):\n"
+        '    name = "omnichannel"\n'
+    ),
+    "omnichannel/urls.py": (
+        "from django.http import HttpResponse\n"
+        "from django.urls import path\n\n"
+        'urlpatterns = [path("ping/", lambda request: HttpResponse("pong"))]\n'
+    ),
+    "omnichannel/middleware.py": (
+        "class OmnichannelMiddleware:\n"
+        "    def __init__(self, get_response):\n"
+        "        self.get_response = get_response\n\n"
+        "    def __call__(self, request):\n"
+        "        return self.get_response(request)\n"
+    ),
+    "omnichannel/personalisation/__init__.py": "",
+    "omnichannel/personalisation/context_processors.py": (
+        "def omnichannel(request):\n    return {}\n"
+    ),
+}
+
+PRINT_WIRING = """
+import json
+import django
+from django.conf import settings
+from django.urls import resolve
+
+django.setup()
+print(json.dumps({
+    "installed": "omnichannel" in settings.INSTALLED_APPS,
+    "middleware": settings.MIDDLEWARE,
+    "context_processors": settings.TEMPLATES[0]["OPTIONS"]["context_processors"],
+    "ping_view": resolve("/omnichannel/ping/").route,
+}))
+"""
+
+
+def test_settings_wire_omnichannel_when_present(tmp_path):
+    for relative_path, source in FAKE_OMNICHANNEL.items():
+        path = tmp_path / relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    environment = {
+        key: value for key, value in os.environ.items() if key != "OMNICHANNEL_MODE"
+    }
+    environment["DJANGO_SETTINGS_MODULE"] = "example_project.settings"
+    environment["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{PROJECT_DIR}"
+
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_WIRING],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["installed"] is True
+    middleware = values["middleware"]
+    position = middleware.index("omnichannel.middleware.OmnichannelMiddleware")
+    assert position == (
+        middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+    )
+    assert "django_htmx.middleware.HtmxMiddleware" in middleware
+    assert (
+        "omnichannel.personalisation.context_processors.omnichannel"
+        in values["context_processors"]
+    )
+    assert values["ping_view"] == "omnichannel/ping/"

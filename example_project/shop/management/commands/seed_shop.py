@@ -1,4 +1,4 @@
-"""Create the example catalog and a staff user; running it again changes nothing."""
+"""Create the example catalog and a staff user. Running it again changes nothing."""
 
 from __future__ import annotations
 
