@@ -107,7 +107,7 @@ class CheckoutForm(forms.Form):
         if code:
             # Validated here so the form shows the error at once. place_order()
             # validates the code again under a row lock.
-            self.cleaned_data["discount"] = find_usable_discount(code)
+            find_usable_discount(code)
         return code
 
     def clean(self) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def _place_order_from_form(
 
 def _remember_cart_email(cart: Cart, form: CheckoutForm) -> None:
     # Keep an email typed into a failed checkout, so that the cart has an owner.
-    email = form.cleaned_data.get("email") if hasattr(form, "cleaned_data") else None
+    email = form.cleaned_data.get("email")
     if email and email != cart.email:
         cart.email = email
         cart.save(update_fields=["email", "updated_at"])
