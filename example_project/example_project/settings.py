@@ -107,7 +107,6 @@ CONTEXT_PROCESSORS = [
     "django.template.context_processors.request",
     "django.contrib.auth.context_processors.auth",
     "django.contrib.messages.context_processors.messages",
-    "shop.context_processors.shop",
 ]
 if module_exists("omnichannel.personalisation.context_processors"):
     CONTEXT_PROCESSORS.append(

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 ORDER_NUMBER_ATTEMPTS = 5
+# Used when the project does not set SHOP_SHIPPING_FEE or SHOP_FREE_SHIPPING_THRESHOLD.
+DEFAULT_SHIPPING_FEE = Decimal("4.90")
+DEFAULT_FREE_SHIPPING_THRESHOLD = Decimal("50.00")
 
 
 class CheckoutError(Exception):
@@ -48,11 +51,15 @@ def compute_totals(subtotal: Decimal, discount: Discount | None = None) -> Total
     SHOP_SHIPPING_FEE unless the goods before the discount reach
     SHOP_FREE_SHIPPING_THRESHOLD, or the code gives free shipping.
     """
+    fee = getattr(settings, "SHOP_SHIPPING_FEE", DEFAULT_SHIPPING_FEE)
+    threshold = getattr(
+        settings, "SHOP_FREE_SHIPPING_THRESHOLD", DEFAULT_FREE_SHIPPING_THRESHOLD
+    )
     subtotal = subtotal.quantize(CENT)
     discount_amount = Decimal("0.00")
-    shipping = Decimal(settings.SHOP_SHIPPING_FEE).quantize(CENT)
+    shipping = Decimal(fee).quantize(CENT)
 
-    if subtotal == 0 or subtotal >= Decimal(settings.SHOP_FREE_SHIPPING_THRESHOLD):
+    if subtotal == 0 or subtotal >= Decimal(threshold):
         shipping = Decimal("0.00")
     if discount is not None:
         if discount.kind == Discount.Kind.PERCENT:
@@ -126,6 +133,7 @@ def place_order(
 
     Takes the products' current prices, takes the items out of stock, claims a
     single-use discount code, and marks the cart converted and linked to the order.
+    The order is saved twice: on creation, and last, once lines and cart link exist.
     Raises CheckoutError and writes nothing if any of that fails.
     """
     with transaction.atomic():
@@ -183,6 +191,10 @@ def place_order(
             cart.user = user
             update_fields.append("user")
         cart.save(update_fields=update_fields)
+
+        # The order's first post_save came before its lines and cart link existed.
+        # This last save lets receivers, such as shop adapters, read it complete.
+        order.save()
 
     logger.info("Placed order %s from cart %s", order.number, cart.pk)
     return order

@@ -25,7 +25,14 @@ def _public_track() -> Callable[..., Any] | None:
     return getattr(omnichannel, "track", None)
 
 
-def track(request: HttpRequest, event: str, properties: dict[str, Any]) -> None:
+def track(
+    request: HttpRequest,
+    event: str,
+    properties: dict[str, Any],
+    *,
+    object_type: str = "",
+    object_id: str = "",
+) -> None:
     """Record a shop event for the current visitor, if the omnichannel app is there.
 
     A failure is logged and swallowed, because tracking must never break a page.
@@ -34,9 +41,14 @@ def track(request: HttpRequest, event: str, properties: dict[str, Any]) -> None:
     if public_track is None:
         return
     try:
-        # NOTE: assumes the omnichannel public API signature
-        # track(event, properties=..., request=...). Adjust this call if it differs.
-        public_track(event, properties=properties, request=request)
+        public_track(
+            event,
+            request=request,
+            properties=properties,
+            source="shop",
+            object_type=object_type,
+            object_id=object_id,
+        )
     except Exception:
         logger.exception("Tracking the shop event %s failed", event)
 
@@ -53,4 +65,6 @@ def track_product_view(request: HttpRequest, product: Any) -> None:
             "category": product.category.slug,
             "url": request.build_absolute_uri(product.get_absolute_url()),
         },
+        object_type="product",
+        object_id=product.sku,
     )

@@ -27,8 +27,14 @@ urlpatterns = [
     path("account/signup/", views.signup, name="signup"),
     path(
         "account/login/",
-        auth_views.LoginView.as_view(authentication_form=LoginForm),
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, next_page="shop:account"
+        ),
         name="login",
     ),
-    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "account/logout/",
+        auth_views.LogoutView.as_view(next_page="shop:home"),
+        name="logout",
+    ),
 ]

@@ -30,6 +30,8 @@ from shop.services import CheckoutError, compute_totals, place_order
 # Order numbers this session has placed, so a guest can see their confirmation page.
 SESSION_ORDER_NUMBERS = "shop_order_numbers"
 VIP_PRODUCT_COUNT = 8
+# The shop's own login page, so that it works whatever settings.LOGIN_URL says.
+LOGIN_URL = "shop:login"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -214,7 +216,7 @@ def _may_view_order(request: HttpRequest, order: Order) -> bool:
 @require_POST
 def order_mark_paid(request: HttpRequest, number: str) -> HttpResponse:
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
+        return redirect_to_login(request.get_full_path(), login_url=LOGIN_URL)
     if not request.user.is_staff:
         raise PermissionDenied(_("Only staff can mark orders paid."))
 
@@ -257,7 +259,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/signup.html", context)
 
 
-@login_required
+@login_required(login_url=LOGIN_URL)
 def account(request: HttpRequest) -> HttpResponse:
     orders = request.user.orders.prefetch_related(
         Prefetch("lines", to_attr="line_list")

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.db.models.signals import post_save
 from django.urls import reverse
 
 from shop.models import Cart, Order
@@ -369,3 +370,22 @@ def test_checkout_after_login_form_links_order(client, mug):
     checkout(client, email=user.email)
 
     assert Order.objects.get().user == user
+
+
+def test_checkout_last_order_save_sees_lines_and_cart(client, mug):
+    seen = []
+
+    def record(sender, instance, created, **kwargs):
+        cart = Cart.objects.filter(order=instance).first()
+        seen.append((created, instance.lines.count(), cart is not None))
+
+    post_save.connect(record, sender=Order, dispatch_uid="test-order-saves")
+    try:
+        add_to_cart(client, mug, 2)
+        add_to_cart(client, ProductFactory(), 1)
+        checkout(client, email="guest@example.com")
+    finally:
+        post_save.disconnect(sender=Order, dispatch_uid="test-order-saves")
+
+    assert seen[0] == (True, 0, False)
+    assert seen[-1] == (False, 2, True)

@@ -285,24 +285,29 @@ def test_product_view_tracked(client, monkeypatch):
     product = ProductFactory(sku="MUG-042")
     calls = []
 
-    def record(event, properties, request):
-        calls.append((event, properties))
+    def record(event, *, request, properties, **fields):
+        calls.append((event, properties, fields))
 
     monkeypatch.setattr(tracking, "_public_track", lambda: record)
 
     client.get(product.get_absolute_url())
 
     assert len(calls) == 1
-    event, properties = calls[0]
+    event, properties, fields = calls[0]
     assert event == "product_viewed"
     assert properties["sku"] == "MUG-042"
+    assert fields == {
+        "source": "shop",
+        "object_type": "product",
+        "object_id": "MUG-042",
+    }
     assert properties["url"].endswith(product.get_absolute_url())
 
 
 def test_product_view_tracking_failure_logged(client, monkeypatch, caplog):
     product = ProductFactory()
 
-    def broken(event, properties, request):
+    def broken(event, **fields):
         raise RuntimeError("tracking backend down")
 
     monkeypatch.setattr(tracking, "_public_track", lambda: broken)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from example_project import settings as project_settings
 from example_project.settings import module_exists
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "example_project"
@@ -101,7 +102,7 @@ def test_settings_invalid_environment_rejected(env, message):
 
 
 def test_settings_omnichannel_only_when_importable():
-    installed = "omnichannel" in settings.INSTALLED_APPS
+    installed = "omnichannel" in project_settings.INSTALLED_APPS
 
     assert installed == module_exists("omnichannel.apps")
 
@@ -112,9 +113,10 @@ def test_module_exists_missing_parent():
 
 
 def test_settings_omnichannel_dict():
-    assert settings.OMNICHANNEL["DEFAULT_CURRENCY"] == "EUR"
-    assert settings.OMNICHANNEL["DEFAULT_PHONE_REGION"] == "DE"
-    assert settings.OMNICHANNEL["SHOP_ADAPTERS"] == {
+    omnichannel = project_settings.OMNICHANNEL
+    assert omnichannel["DEFAULT_CURRENCY"] == "EUR"
+    assert omnichannel["DEFAULT_PHONE_REGION"] == "DE"
+    assert omnichannel["SHOP_ADAPTERS"] == {
         "shop.Order": "shop.omnichannel_adapters.OrderAdapter",
         "shop.Cart": "shop.omnichannel_adapters.CartAdapter",
     }
