@@ -147,7 +147,11 @@ def test_checkout_account_without_password_rejected(client, mug):
     assert not Order.objects.exists()
 
 
-def test_checkout_account_weak_password_rejected(client, mug):
+def test_checkout_account_weak_password_rejected(client, mug, settings):
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+        {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    ]
     add_to_cart(client, mug)
 
     response = checkout(
