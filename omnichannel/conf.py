@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Journeys
+    "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
+    "STAFF_NOTIFICATION_EMAILS": [],
+    "ENGINE_BATCH_SIZE": 200,
 }
 
 

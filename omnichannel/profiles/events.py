@@ -50,6 +50,10 @@ BUILTIN_EVENT_TYPES = frozenset(
         "popup_submitted",
         "chat_started",
         "chat_message",
+        # Journeys
+        "journey_entered",
+        "journey_exited",
+        "journey_converted",
         # Offers
         "offer_issued",
         "offer_seen",
