@@ -84,6 +84,22 @@ def send_step(
             )
             return StepResult(next_step=step.get("next"))
 
+    if enrollment.context.get("dry_run"):
+        from omnichannel.consent.services import has_consent
+
+        consented = channel in ("webhook", "onsite") or has_consent(
+            profile, channel, CHANNEL_PURPOSE, at=now
+        )
+        _log(
+            enrollment,
+            StepRun.Outcome.SENT if consented else StepRun.Outcome.SKIPPED,
+            at=now,
+            step_type=step["type"],
+            reason="" if consented else "no_consent",
+            details={"dry_run": True, "channel": channel, "template": template_slug},
+        )
+        return StepResult(next_step=step.get("next"))
+
     visits = enrollment.context.setdefault("visits", {})
     visit = visits.get(key, 0) + 1
     visits[key] = visit
