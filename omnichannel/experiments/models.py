@@ -139,7 +139,8 @@ class Experiment(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(holdout_share__gte=0) & Q(holdout_share__lte=Decimal("0.9")),
+                condition=Q(holdout_share__gte=0)
+                & Q(holdout_share__lte=Decimal("0.9")),
                 name="omnichannel_experiment_holdout_range",
             )
         ]
@@ -248,9 +249,7 @@ class Assignment(models.Model):
             )
         ]
         indexes = [
-            models.Index(
-                fields=["experiment", "variant"], name="omni_assignment_arm"
-            ),
+            models.Index(fields=["experiment", "variant"], name="omni_assignment_arm"),
         ]
 
     def __str__(self) -> str:

@@ -231,9 +231,7 @@ def _beta_superiority_integrated(
     # not negligible, with the two means as break points for the quadrature.
     low = scipy_stats.beta.ppf(1e-12, a_v, b_v)
     high = scipy_stats.beta.ppf(1 - 1e-12, a_v, b_v)
-    points = [
-        x for x in (a_v / (a_v + b_v), a_c / (a_c + b_c)) if low < x < high
-    ]
+    points = [x for x in (a_v / (a_v + b_v), a_c / (a_c + b_c)) if low < x < high]
     value, _ = integrate.quad(
         lambda x: scipy_stats.beta.pdf(x, a_v, b_v) * scipy_stats.beta.cdf(x, a_c, b_c),
         low,
@@ -283,9 +281,7 @@ def revenue_per_recipient_test(
             t = math.copysign(math.inf, difference)
             p_value = _p_value(t, alternative, lambda x: 0.0 if x > 0 else 1.0)
     else:
-        df = (se_a + se_b) ** 2 / (
-            se_a**2 / (a.n - 1) + se_b**2 / (b.n - 1)
-        )
+        df = (se_a + se_b) ** 2 / (se_a**2 / (a.n - 1) + se_b**2 / (b.n - 1))
         t = difference / se
         p_value = _p_value(t, alternative, lambda x: scipy_stats.t.sf(x, df))
         margin = float(scipy_stats.t.ppf(0.5 + confidence / 2, df)) * se
@@ -371,9 +367,7 @@ def sample_size_for_mean_lift(
     return math.ceil(2 * ((z_alpha + z_power) * standard_deviation / delta) ** 2)
 
 
-def sample_ratio_mismatch(
-    observed: Sequence[int], weights: Sequence[float]
-) -> float:
+def sample_ratio_mismatch(observed: Sequence[int], weights: Sequence[float]) -> float:
     """Return the chi-square p-value that the arm sizes match their weights.
 
     A tiny p-value (below 0.001, say) means assignment or logging is broken, and the

@@ -27,8 +27,7 @@ def scipy_beta_superiority(a_c, b_c, a_v, b_v):
     high = scipy_stats.beta.ppf(1 - 1e-13, a_v, b_v)
     mean = a_v / (a_v + b_v)
     value, _ = integrate.quad(
-        lambda x: scipy_stats.beta.pdf(x, a_v, b_v)
-        * scipy_stats.beta.cdf(x, a_c, b_c),
+        lambda x: scipy_stats.beta.pdf(x, a_v, b_v) * scipy_stats.beta.cdf(x, a_c, b_c),
         low,
         high,
         points=[mean],
