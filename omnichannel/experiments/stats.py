@@ -111,7 +111,8 @@ def _check_probability(name: str, value: float, *, low: float = 0.0) -> None:
 def _check_alternative(alternative: str) -> None:
     if alternative not in ALTERNATIVES:
         raise ValueError(
-            f"alternative must be one of {', '.join(ALTERNATIVES)}, got {alternative!r}."
+            f"alternative must be one of {', '.join(ALTERNATIVES)}, "
+            f"got {alternative!r}."
         )
 
 
