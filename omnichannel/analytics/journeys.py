@@ -336,10 +336,12 @@ def journey_overview(
     *,
     attribution_window: timedelta | None = None,
     conversion_window: timedelta | None = None,
+    attributions: Sequence[AttributedOrder] | None = None,
 ) -> list[dict[str, Any]]:
     """Return one row per journey: entrants, sends, clicks, attributed orders and
     revenue, and the lift over its holdout group."""
-    attributions = attribute_orders(start, end, window=attribution_window)
+    if attributions is None:
+        attributions = attribute_orders(start, end, window=attribution_window)
     rows = []
     for journey_id in journey_ids(start, end):
         steps = journey_steps(journey_id, start, end, attributions=attributions)

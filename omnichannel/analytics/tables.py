@@ -31,6 +31,10 @@ class Table:
     def cells(self) -> list[list[Any]]:
         return [[row.get(key) for key in self.keys()] for row in self.rows]
 
+    def display_rows(self) -> list[list[str]]:
+        keys = self.keys()
+        return [[display_cell(k, row.get(k)) for k in keys] for row in self.rows]
+
     def to_csv(self) -> str:
         """Return the table as CSV text with a header row of column keys."""
         buffer = io.StringIO()
@@ -58,3 +62,24 @@ def csv_cell(value: Any) -> str:
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+def display_cell(key: str, value: Any) -> str:
+    """Format one value for an HTML table: rates as percentages, None as a dash."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "✔" if value else ""
+    if isinstance(value, float):
+        if key.endswith(("_rate", "share", "lift", "probability_to_beat")):
+            return f"{value * 100:.2f}%"
+        if key.startswith("p_value") or key.endswith("p_value"):
+            return f"{value:.4f}"
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
