@@ -32,6 +32,7 @@ from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import counted_orders
 
 Metric = Experiment.Metric
+CENT = Decimal("0.01")
 RATE_METRICS = (Metric.CONVERSION_RATE, Metric.CLICK_RATE, Metric.OPEN_RATE)
 
 # Event names that count as each step, by what the experiment tests.
@@ -214,7 +215,7 @@ def _count_orders(
         arm = by_id.get(variant_id, holdout) if variant_id else holdout
         arm.assigned += 1
         if order_count:
-            amount = Decimal(revenue or 0)
+            amount = Decimal(str(revenue or 0)).quantize(CENT)
             arm.converted += 1
             arm.orders += order_count
             arm.revenue += amount
