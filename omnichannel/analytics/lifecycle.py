@@ -10,7 +10,7 @@ Stages, lowest first, and the events that put a profile in them:
 
 A profile never moves down a stage. It drops off when it shows no activity for
 ``LIFECYCLE_DROP_OFF_AFTER`` before its first order, or ``LIFECYCLE_LAPSE_AFTER``
-after it; the drop-off is dated at the end of that quiet time. Activity after a
+after it. The drop-off is dated at the end of that quiet time. Activity after a
 drop-off brings it back at its stage (or a higher one), counted as entering again.
 Messages sent to a profile are not its activity; opening or clicking them is.
 

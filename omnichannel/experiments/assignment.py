@@ -3,7 +3,7 @@
 A profile's position is the first 64 bits of SHA-256 over ``"<experiment key>:<profile
 uuid>"``, read as a fraction in [0, 1). The same profile therefore lands in the same
 arm in every process and on every machine. Positions below the holdout share form the
-holdout group; the rest are spread over the variants in proportion to their weights,
+holdout group. The rest are spread over the variants in proportion to their weights,
 in the order the variants were created. The first assignment is stored, so later
 changes of weights or holdout share move nobody who was already assigned.
 """

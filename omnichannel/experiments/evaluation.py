@@ -126,7 +126,7 @@ def needed_sample_size(
             return None
         return stats.sample_size_for_lift(successes / trials, lift, alpha=alpha)
     except ValueError:
-        # The lift takes the control's rate past 100%: no sample size answers that.
+        # The lift takes the control's rate past 100%, so no sample size exists.
         return None
 
 
@@ -155,6 +155,7 @@ def find_winner(results: ExperimentResults) -> tuple[Variant | None, str]:
     control = results.control
     if control is None:
         return None, str(_("The experiment has no control."))
+
     contenders = [arm for arm in results.arms if not arm.is_holdout]
     short = [
         arm.key for arm in contenders if arm.assigned < experiment.minimum_sample_size
@@ -164,6 +165,7 @@ def find_winner(results: ExperimentResults) -> tuple[Variant | None, str]:
             _("Waiting for %(count)d recipients in every arm (short: %(arms)s).")
             % {"count": experiment.minimum_sample_size, "arms": ", ".join(short)}
         )
+
     primary = results.primary()
     if not primary:
         return None, str(_("There is no variant to compare with the control."))
@@ -177,6 +179,7 @@ def find_winner(results: ExperimentResults) -> tuple[Variant | None, str]:
                 "assignment before trusting the result."
             )
         )
+
     better = [c for c in primary if c.better]
     if better:
         best = max(better, key=lambda c: c.value or 0)

@@ -241,8 +241,8 @@ def _count_events(experiment: Experiment, arms: dict[str, ArmMetrics]) -> None:
         counts[(str(row["properties__variant"]), row["name"])] += row["profiles"]
     for key, arm in arms.items():
         for step, group in steps.items():
-            # NOTE: a profile that both saw a banner and a pop-up of one arm counts
-            # twice; placements show one of the two per experiment in practice.
+            # NOTE: a profile that saw both a banner and a pop-up of one arm counts
+            # twice. Placements usually show only one of the two per experiment.
             setattr(arm, step, sum(counts[(key, name)] for name in group))
 
 

@@ -142,8 +142,8 @@ def two_proportion_ztest(
 ) -> ProportionTest:
     """Test whether the variant's rate differs from the control's.
 
-    The z statistic uses the pooled standard error (the null hypothesis says the two
-    rates are equal); the confidence interval of the difference uses the unpooled
+    The z statistic uses the pooled standard error (the null hypothesis assumes equal
+    rates); the confidence interval of the difference uses the unpooled
     one. ``alternative="larger"`` tests variant > control. When both groups have only
     successes or only failures there is no evidence of a difference: z is 0 and the
     p-value 1.
@@ -193,7 +193,7 @@ def probability_to_beat_control(
     Each rate gets a Beta(prior_alpha, prior_beta) prior (uniform by default) and a
     binomial likelihood. With a whole-number variant alpha the probability is the
     exact finite sum over Beta functions; otherwise it is integrated numerically.
-    Neither draws random numbers, so the answer is the same on every call.
+    Neither draws random numbers, so the result is the same on every call.
     """
     _check_counts("control", control_successes, control_trials)
     _check_counts("variant", variant_successes, variant_trials)
