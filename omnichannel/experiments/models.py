@@ -164,7 +164,7 @@ class Experiment(models.Model):
 
 
 class Variant(models.Model):
-    """One arm of an experiment; ``payload`` contains what differs (subject, offer...)."""
+    """One arm of an experiment. ``payload`` contains what differs (subject...)."""
 
     experiment = models.ForeignKey(
         Experiment, on_delete=models.CASCADE, related_name="variants"
