@@ -148,17 +148,20 @@ def attribute_orders(
     if profile_ids is not None:
         profile_ids = list(profile_ids)
         orders = orders.filter(profile_id__in=profile_ids)
+    rows = list(
+        orders.order_by("occurred_at", "id").values_list(
+            "id", "profile_id", "occurred_at", "revenue", "currency"
+        )
+    )
+    if profile_ids is None:
+        # Only the clicks of profiles that ordered in the period can win an order.
+        profile_ids = {row[1] for row in rows}
     # A click up to one window before the first order can still win it.
     touches = load_touches(
         start - window, end, profile_ids=profile_ids, names=touch_names
     )
     result = []
-    rows = orders.order_by("occurred_at", "id").values_list(
-        "id", "profile_id", "occurred_at", "revenue", "currency"
-    )
-    for event_id, profile_id, occurred_at, revenue, currency in rows.iterator(
-        chunk_size=5000
-    ):
+    for event_id, profile_id, occurred_at, revenue, currency in rows:
         touch = last_touch(touches.get(profile_id, ()), occurred_at, window)
         result.append(
             AttributedOrder(
