@@ -1,17 +1,22 @@
 """How the omnichannel app reads this shop's orders and carts.
 
-Named in settings.OMNICHANNEL["SHOP_ADAPTERS"]. The adapters only read; the app
-records events from what they return.
+Named in settings.OMNICHANNEL["SHOP_ADAPTERS"]. The adapters only read, except that
+the order adapter writes the discount codes journeys and chat hand out.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
+from omnichannel.exceptions import DiscountCodeTaken
 from omnichannel.integrations.base import CartAdapter as BaseCartAdapter
 from omnichannel.integrations.base import Customer
 from omnichannel.integrations.base import OrderAdapter as BaseOrderAdapter
+from omnichannel.integrations.contract import clean_discount_code_request
 
 
 class OrderAdapter(BaseOrderAdapter):
@@ -38,6 +43,43 @@ class OrderAdapter(BaseOrderAdapter):
 
     def get_total(self, order: Any) -> Decimal:
         return Decimal(order.total)
+
+    def create_discount_code(
+        self,
+        *,
+        code: str,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profile: Any,
+    ) -> str:
+        """Create a shop.Discount; the checkout accepts it in any letter case."""
+        from shop.models import Discount
+
+        request = clean_discount_code_request(
+            code=code,
+            kind=kind,
+            value=value,
+            valid_until=valid_until,
+            single_use=single_use,
+        )
+        if Discount.objects.filter(code__iexact=request.code).exists():
+            raise DiscountCodeTaken("code", f"{request.code!r} exists already.")
+        try:
+            with transaction.atomic():
+                Discount.objects.create(
+                    code=request.code,
+                    kind=request.kind,
+                    value=request.value,
+                    valid_until=request.valid_until,
+                    single_use=request.single_use,
+                )
+        except IntegrityError as error:
+            raise DiscountCodeTaken(
+                "code", f"{request.code!r} was created at the same time."
+            ) from error
+        return request.code
 
 
 class CartAdapter(BaseCartAdapter):

@@ -67,7 +67,7 @@ def test_sync_unknown_model():
 
 
 def test_sync_without_adapters():
-    with pytest.raises(CommandError) as raised:
+    with override_settings(OMNICHANNEL={}), pytest.raises(CommandError) as raised:
         call_command("omnichannel_sync_orders")
 
     assert "names no order adapter" in str(raised.value)

@@ -9,6 +9,9 @@ from django.urls import reverse
 from oscar.core.loading import get_model
 
 from omnichannel.integrations.abandonment import detect_abandoned_carts
+from omnichannel.journeys.engine import run_due
+from omnichannel.journeys.models import Enrollment, Journey
+from omnichannel.journeys.services import publish
 from omnichannel.profiles.models import Event, Identity, Profile
 from omnichannel.profiles.signals import event_tracked
 
@@ -22,48 +25,102 @@ SourceType = get_model("payment", "SourceType")
 
 LENA = "lena.beispiel@example.org"
 
+# An abandoned-cart journey: an hour after the last basket change, tag the customer
+# (a stand-in for the reminder message), unless the goal ends the run first.
+REMIND_AFTER_AN_HOUR = {
+    "start": "wait",
+    "steps": {
+        "wait": {
+            "type": "wait",
+            "duration": "PT1H",
+            "anchor": "trigger",
+            "next": "remind",
+        },
+        "remind": {"type": "update_profile", "add_tags": ["reminded"]},
+    },
+}
+
+
+def abandoned_cart_journey(*, goal, keyed_by_object):
+    journey = Journey.objects.create(
+        name="Abandoned basket",
+        slug="abandoned-basket",
+        trigger_type="event",
+        trigger_config={"event": "cart_updated"},
+        keyed_by_object=keyed_by_object,
+        goal=goal,
+        draft_graph=REMIND_AFTER_AN_HOUR,
+    )
+    publish(journey)
+    return journey
+
 
 @pytest.fixture
-def order_placed_moments():
-    """Record, for each order_placed event, what its transaction could see."""
+def order_moments():
+    """Record what the transaction of each order event could see."""
     moments = []
 
     def receive(sender, event, profile, **kwargs):
-        if event.name != "order_placed":
+        if event.name not in ("order_placed", "cart_converted"):
             return
+        number = event.properties["order_id"]
         moments.append(
             {
+                "event": event.name,
                 "in_atomic_block": connection.in_atomic_block,
-                "order_rows": Order.objects.filter(number=event.object_id).count(),
-                "line_rows": OrderLine.objects.filter(
-                    order__number=event.object_id
-                ).count(),
+                "order_rows": Order.objects.filter(number=number).count(),
+                "line_rows": OrderLine.objects.filter(order__number=number).count(),
+                "active_runs": Enrollment.objects.filter(status="active").count(),
             }
         )
 
-    event_tracked.connect(receive, dispatch_uid="test-order-placed-moments")
+    event_tracked.connect(receive, dispatch_uid="test-order-moments")
     yield moments
-    event_tracked.disconnect(dispatch_uid="test-order-placed-moments")
+    event_tracked.disconnect(dispatch_uid="test-order-moments")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_guest_checkout_records_order_in_its_transaction(
-    browser, country, mug, order_placed_moments
+    browser, country, mug, order_moments
 ):
     # No ATOMIC_REQUESTS: the only transaction open while the order is written is
     # the one OrderCreator.place_order opens.
     assert not connection.settings_dict["ATOMIC_REQUESTS"]
+    journey = abandoned_cart_journey(
+        goal={"events": ["cart_converted"], "same_object": True}, keyed_by_object=True
+    )
     browser.get(mug.get_absolute_url())
     browser.post(reverse("basket:add", kwargs={"pk": mug.pk}), {"quantity": 1})
+    run = journey.enrollments.get()
+    assert run.status == Enrollment.Status.ACTIVE
 
     response = check_out(browser, guest_email=LENA)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("checkout:thank-you")
     order = Order.objects.get()
-    assert order_placed_moments == [
-        {"in_atomic_block": True, "order_rows": 1, "line_rows": 1}
+    # Both events, and the end of the journey run, happen inside OrderCreator's
+    # transaction, after the order's lines are written.
+    assert order_moments == [
+        {
+            "event": "order_placed",
+            "in_atomic_block": True,
+            "order_rows": 1,
+            "line_rows": 1,
+            "active_runs": 1,
+        },
+        {
+            "event": "cart_converted",
+            "in_atomic_block": True,
+            "order_rows": 1,
+            "line_rows": 1,
+            "active_runs": 0,
+        },
     ]
+    run.refresh_from_db()
+    assert run.object_id == str(order.basket_id)
+    assert run.status == Enrollment.Status.CONVERTED
+    assert run.exit_reason == "goal_reached"
 
     placed = Event.objects.get(name="order_placed")
     assert placed.object_id == order.number
@@ -91,6 +148,9 @@ def test_guest_checkout_records_order_in_its_transaction(
         name="cart_updated", object_id=basket_id, profile=profile
     ).exists()
     assert Event.objects.filter(name="product_viewed", profile=profile).count() == 1
+    run_due(order.date_placed + timedelta(hours=2))
+    profile.refresh_from_db()
+    assert profile.tags == []
     assert (
         Profile.objects.filter(merged_into__isnull=True, events__isnull=False)
         .distinct()
@@ -132,6 +192,9 @@ def test_account_created_at_checkout_leaves_no_abandoned_cart(
     One profile contains the anonymous history, the account and the order.
     Neither the anonymous basket nor the account's basket is reported as abandoned.
     """
+    journey = abandoned_cart_journey(
+        goal={"events": ["order_placed"]}, keyed_by_object=False
+    )
     browser.post(reverse("basket:add", kwargs={"pk": mug.pk}), {"quantity": 1})
     anonymous_basket = Basket.objects.get()
     response = browser.post(
@@ -183,3 +246,10 @@ def test_account_created_at_checkout_leaves_no_abandoned_cart(
     later = order.date_placed + timedelta(hours=3)
     assert detect_abandoned_carts(now=later) == 0
     assert not Event.objects.filter(name="cart_abandoned").exists()
+
+    run = journey.enrollments.get()
+    assert run.profile == profile
+    assert run.status == Enrollment.Status.CONVERTED
+    run_due(later)
+    profile.refresh_from_db()
+    assert profile.tags == []
