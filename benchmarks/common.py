@@ -7,7 +7,8 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,19 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+@contextmanager
+def isolated_database() -> Iterator[None]:
+    """Create the settings' test database, run the block on it, then drop it."""
+    from django.db import connection
+
+    original = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(original, verbosity=0)
 
 
 @dataclass

@@ -258,22 +258,17 @@ def _resolve_profile(customer: Customer, what: str) -> Any:
 
 
 def record_order(data: OrderData, adapter: ShopAdapter) -> None:
-    """Record order events for one order; each state is recorded once."""
+    """Record order events for one order; each state is recorded once.
+
+    An order whose events all exist already costs one query: the customer is only
+    resolved when something is left to record.
+    """
     from omnichannel.profiles.services import track
 
-    what = f"order {adapter.model_label}:{data.order_id}"
     if not data.is_placed:
         return
-    profile = _resolve_profile(data.customer, what)
-    if profile is None:
-        return
     key = f"{adapter.model_label}:{data.order_id}"
-    common = {
-        "profile": profile,
-        "source": adapter.source,
-        "object_type": "order",
-        "object_id": data.order_id,
-    }
+    on_order = {"object_type": "order", "object_id": data.order_id}
     properties = {
         "order_id": data.order_id,
         "lines": [line.as_dict() for line in data.lines],
@@ -282,38 +277,49 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
         "total": str(data.total),
         "currency": data.currency,
     }
-    track(
-        "order_placed",
-        occurred_at=data.created_at,
-        properties=properties,
-        revenue=data.total,
-        currency=data.currency,
-        idempotency_key=idempotency_key("order_placed", key),
-        **common,
-    )
-    for code in sorted(set(data.discount_codes)):
-        track(
-            "discount_code_used",
-            occurred_at=data.created_at,
-            properties={
-                "code": code,
-                "order_id": data.order_id,
-                "total": str(data.total),
+    planned: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "order_placed",
+            idempotency_key("order_placed", key),
+            {
+                **on_order,
+                "occurred_at": data.created_at,
+                "properties": properties,
+                "revenue": data.total,
                 "currency": data.currency,
             },
-            idempotency_key=idempotency_key("discount_code_used", key, code),
-            **common,
+        )
+    ]
+    for code in sorted(set(data.discount_codes)):
+        code_properties = {
+            "code": code,
+            "order_id": data.order_id,
+            "total": str(data.total),
+            "currency": data.currency,
+        }
+        planned.append(
+            (
+                "discount_code_used",
+                idempotency_key("discount_code_used", key, code),
+                {
+                    **on_order,
+                    "occurred_at": data.created_at,
+                    "properties": code_properties,
+                },
+            )
         )
     if data.cart_id:
-        track(
-            "cart_converted",
-            profile=profile,
-            source=adapter.source,
-            object_type="cart",
-            object_id=data.cart_id,
-            occurred_at=data.created_at,
-            properties={"order_id": data.order_id},
-            idempotency_key=idempotency_key("cart_converted", data.cart_id),
+        planned.append(
+            (
+                "cart_converted",
+                idempotency_key("cart_converted", data.cart_id),
+                {
+                    "object_type": "cart",
+                    "object_id": data.cart_id,
+                    "occurred_at": data.created_at,
+                    "properties": {"order_id": data.order_id},
+                },
+            )
         )
     for flag, name in (
         (data.is_paid, "order_paid"),
@@ -321,23 +327,50 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
         (data.is_refunded, "order_refunded"),
     ):
         if flag:
-            track(
-                name,
-                properties=properties,
-                idempotency_key=idempotency_key(name, key),
-                **common,
+            planned.append(
+                (
+                    name,
+                    idempotency_key(name, key),
+                    {**on_order, "properties": properties},
+                )
             )
+
+    recorded = _recorded_keys([event_key for _, event_key, _ in planned])
+    planned = [item for item in planned if item[1] not in recorded]
+    if not planned:
+        return
+    profile = _resolve_profile(data.customer, f"order {key}")
+    if profile is None:
+        return
+    for name, event_key, arguments in planned:
+        track(
+            name,
+            profile=profile,
+            source=adapter.source,
+            idempotency_key=event_key,
+            **arguments,
+        )
+
+
+def _recorded_keys(keys: list[str]) -> set[str]:
+    from omnichannel.profiles.models import Event
+
+    return set(
+        Event.objects.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
 
 
 def record_cart(data: CartData, adapter: ShopAdapter) -> None:
-    """Record a cart change; an unchanged cart adds no event."""
+    """Record a cart change; an unchanged cart adds no event.
+
+    The customer is only resolved when there is something new to record.
+    """
+    from omnichannel.profiles.models import Event
     from omnichannel.profiles.services import track
 
-    what = f"cart {adapter.model_label}:{data.cart_id}"
     if not data.is_converted and (not data.lines or not data.is_open):
-        return
-    profile = _resolve_profile(data.customer, what)
-    if profile is None:
         return
     lines = [line.as_dict() for line in data.lines]
     digest = hashlib.sha256(
@@ -351,6 +384,27 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         "currency": data.currency,
         "item_count": sum(line.quantity for line in data.lines),
     }
+    converted_key = idempotency_key("cart_converted", data.cart_id)
+    if data.is_converted:
+        if _recorded_keys([converted_key]):
+            return
+    else:
+        latest = (
+            Event.objects.filter(
+                name="cart_updated", object_type="cart", object_id=data.cart_id
+            )
+            .order_by("-occurred_at", "-id")
+            .values_list("properties", flat=True)
+            .first()
+        )
+        if latest is not None and latest.get("digest") == digest:
+            return
+
+    profile = _resolve_profile(
+        data.customer, f"cart {adapter.model_label}:{data.cart_id}"
+    )
+    if profile is None:
+        return
     common = {
         "profile": profile,
         "source": adapter.source,
@@ -361,21 +415,9 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         track(
             "cart_converted",
             properties={"order_id": data.order_id, **properties},
-            idempotency_key=idempotency_key("cart_converted", data.cart_id),
+            idempotency_key=converted_key,
             **common,
         )
-        return
-    from omnichannel.profiles.models import Event
-
-    latest = (
-        Event.objects.filter(
-            name="cart_updated", object_type="cart", object_id=data.cart_id
-        )
-        .order_by("-occurred_at", "-id")
-        .values_list("properties", flat=True)
-        .first()
-    )
-    if latest is not None and latest.get("digest") == digest:
         return
     track(
         "cart_updated",
