@@ -5,9 +5,9 @@
   also writes ``order_placed`` and ``cart_converted`` and updates the profile's
   aggregates in its transaction, against the same checkout with no adapter;
 * abandoned-cart scan: ``detect_abandoned_carts`` over the generated carts, which
-  reads every candidate cart back through its adapter, against one SQL statement
-  that finds the same carts followed by ``track()`` of the same events, the least
-  it takes to record events that journeys react to.
+  reads every candidate cart back through its adapter. The reference is one SQL
+  statement that finds the same carts, followed by ``track()`` of the same events:
+  the least it takes to record events that journeys react to.
 
 One customer in five has a cart (at most ``MAX_CARTS``, which bounds the run time);
 half of those carts became orders. The data is generated with a fixed seed in a

@@ -1,4 +1,4 @@
-"""How the omnichannel app reads this shop's orders and carts.
+"""Adapters through which the omnichannel app reads this shop's orders and carts.
 
 Named in settings.OMNICHANNEL["SHOP_ADAPTERS"]. The adapters only read, except that
 the order adapter writes the discount codes journeys and chat hand out.
