@@ -46,7 +46,7 @@ def test_sync_records_history_once():
 
 def test_sync_reports_failed_order():
     place("H1", "anna.example@example.com")
-    Order.objects.filter(number="H1").update(currency="euro")
+    Order.objects.filter(number="H1").update(currency="eur")
     errors = StringIO()
 
     with override_settings(OMNICHANNEL={"SHOP_ADAPTERS": ADAPTERS}):
