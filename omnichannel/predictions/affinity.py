@@ -1,0 +1,144 @@
+"""Channel affinity: how likely each customer is to engage with each channel.
+
+For every customer and channel the input is the number of messages sent and the
+number of those the customer engaged with (opened, clicked or replied). The score
+is the posterior mean engagement rate under a beta prior centred on the channel's
+shop-wide rate: ``(engaged + s * mu) / (sent + s)``, with ``mu`` the shop-wide rate
+and ``s`` the prior strength in pseudo-messages, estimated per channel from the data
+(see ``shrinkage``). A customer who was never sent a message on a channel gets the
+channel's shop-wide rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from omnichannel.predictions.exceptions import InvalidSummaryInput
+from omnichannel.predictions.optimise import FloatArray
+from omnichannel.predictions.shrinkage import beta_binomial_strength
+
+# Prior strength, in pseudo-messages, used for a channel where no customer was sent
+# two or more messages.
+DEFAULT_PRIOR_STRENGTH = 10.0
+
+# Shop-wide rate assumed for a channel that has sent nothing yet. It only orders
+# such a channel among the others; it is never shown as a measured rate.
+UNMEASURED_CHANNEL_RATE = 0.0
+
+
+@dataclass(frozen=True)
+class AffinityScores:
+    """Posterior engagement rates, one row per customer and one column per channel."""
+
+    channels: tuple[str, ...]
+    rates: FloatArray
+    shop_rates: FloatArray
+    prior_strengths: FloatArray
+
+    def preferred_channels(
+        self, available: npt.NDArray[np.bool_] | None = None
+    ) -> list[str]:
+        """Return each customer's channel with the highest rate ("" if none allowed).
+
+        ``available`` (same shape as ``rates``) restricts the choice, for example to
+        channels the customer can be reached on. Ties go to the earlier channel.
+        """
+        allowed = np.ones(self.rates.shape, dtype=bool)
+        if available is not None:
+            allowed = np.asarray(available, dtype=bool)
+            if allowed.shape != self.rates.shape:
+                raise InvalidSummaryInput(
+                    f"available must have shape {self.rates.shape}, got "
+                    f"{allowed.shape}."
+                )
+        if not self.channels:
+            return [""] * self.rates.shape[0]
+        best = np.argmax(np.where(allowed, self.rates, -np.inf), axis=1)
+        reachable = allowed.any(axis=1)
+        return [
+            self.channels[column] if ok else ""
+            for column, ok in zip(best.tolist(), reachable.tolist(), strict=True)
+        ]
+
+    def as_dicts(self, decimals: int = 4) -> list[dict[str, float]]:
+        """Return one {channel: rate} dict per customer, rounded for storage."""
+        rounded = np.round(self.rates, decimals)
+        return [
+            dict(zip(self.channels, map(float, row), strict=True)) for row in rounded
+        ]
+
+
+def score_affinity(
+    channels: Sequence[str],
+    sent: FloatArray,
+    engaged: FloatArray,
+    *,
+    prior_strength: float | None = None,
+) -> AffinityScores:
+    """Return per-customer engagement rates for each channel.
+
+    ``sent`` and ``engaged`` have one row per customer and one column per channel.
+    Engagements above the number sent (a message opened twice, or sends that were
+    not recorded) are capped at the number sent, counting at least one message per
+    engagement so the rate stays within 0..1.
+    """
+    names = tuple(channels)
+    sent_counts = np.asarray(sent, dtype=np.float64)
+    engaged_counts = np.asarray(engaged, dtype=np.float64)
+    _check_counts(names, sent_counts, engaged_counts)
+    if prior_strength is not None and not (
+        np.isfinite(prior_strength) and prior_strength > 0
+    ):
+        raise InvalidSummaryInput(
+            f"prior_strength must be a positive number, got {prior_strength!r}."
+        )
+
+    trials = np.maximum(sent_counts, engaged_counts)
+    successes = engaged_counts
+    shop_rates = np.full(len(names), UNMEASURED_CHANNEL_RATE)
+    strengths = np.full(len(names), DEFAULT_PRIOR_STRENGTH)
+    for column in range(len(names)):
+        total_trials = trials[:, column].sum()
+        if total_trials <= 0:
+            continue
+        mean = float(successes[:, column].sum() / total_trials)
+        shop_rates[column] = mean
+        strengths[column] = (
+            prior_strength
+            if prior_strength is not None
+            else beta_binomial_strength(
+                trials[:, column],
+                successes[:, column],
+                mean,
+                default=DEFAULT_PRIOR_STRENGTH,
+            )
+        )
+
+    rates = (successes + strengths * shop_rates) / (trials + strengths)
+    return AffinityScores(
+        channels=names, rates=rates, shop_rates=shop_rates, prior_strengths=strengths
+    )
+
+
+def _check_counts(
+    names: tuple[str, ...], sent: FloatArray, engaged: FloatArray
+) -> None:
+    if len(set(names)) != len(names):
+        raise InvalidSummaryInput(f"channels must be distinct, got {names!r}.")
+    if sent.ndim != 2 or sent.shape != engaged.shape or sent.shape[1] != len(names):
+        raise InvalidSummaryInput(
+            f"sent and engaged must both have shape (customers, {len(names)}), got "
+            f"{sent.shape} and {engaged.shape}."
+        )
+    for label, counts in (("sent", sent), ("engaged", engaged)):
+        bad = ~np.isfinite(counts) | (counts < 0)
+        if bad.any():
+            row, column = (int(v[0]) for v in np.nonzero(bad))
+            raise InvalidSummaryInput(
+                f"{label} counts must be finite and >= 0; customer row {row}, "
+                f"channel {names[column]!r} has {counts[row, column]!r}."
+            )
