@@ -17,3 +17,7 @@ class InsufficientHistory(PredictionError, ValueError):
 
 class FitDidNotConverge(PredictionError, ArithmeticError):
     """The optimiser stopped without reaching a usable maximum of the likelihood."""
+
+
+class ScoringFailed(PredictionError, ArithmeticError):
+    """A fitted model could not produce finite scores for the given customers."""

@@ -4,7 +4,11 @@ from scipy import integrate, optimize, stats
 
 from omnichannel.predictions import bgnbd
 from omnichannel.predictions.bgnbd import BGNBDParams
-from omnichannel.predictions.exceptions import InsufficientHistory, InvalidSummaryInput
+from omnichannel.predictions.exceptions import (
+    InsufficientHistory,
+    InvalidSummaryInput,
+    ScoringFailed,
+)
 
 PUBLISHED = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 
@@ -122,6 +126,52 @@ def test_expected_purchases_matches_numerical_integral(x, t_x, age, t):
         p, t, np.array([x]), np.array([t_x]), np.array([age])
     )
     assert value[0] == pytest.approx(expected, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("params", "x", "age", "t"),
+    [
+        (PUBLISHED, 100, 20, 52.18),
+        (PUBLISHED, 3000, 1000, 52.18),
+        (BGNBDParams(r=5, alpha=0.1, a=0.05, b=50), 20, 5, 12.9),
+        (BGNBDParams(r=50, alpha=5000, a=0.5, b=0.5), 0, 0, 4.3),
+        (BGNBDParams(r=2, alpha=2, a=1.0, b=1.0), 100, 20, 52.18),
+    ],
+)
+def test_expected_purchases_extreme_customers_accurate(params, x, age, t):
+    # Many purchases, a + b = 1 with x = 0 (c = 0) and a = 1: the textbook closed
+    # form overflows or divides by zero on these.
+    def integrand(dropout):
+        survive = -np.expm1(
+            -(params.r + x) * np.log1p(dropout * t / (params.alpha + age))
+        )
+        return survive / dropout * stats.beta.pdf(dropout, params.a, params.b + x)
+
+    mean = params.a / (params.a + params.b + x)
+    expected = integrate.quad(
+        integrand, 0, 1, points=[mean / 10, mean, min(0.999, 10 * mean)], limit=500
+    )[0]
+    value = bgnbd.expected_purchases_if_active(
+        params, t, np.array([x]), np.array([age])
+    )
+    assert np.isfinite(value).all()
+    assert value[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_expected_purchases_fallback_integration_matches(monkeypatch):
+    # Force every row through the numerical fallback.
+    args = (PUBLISHED, 13.0, np.array([0.0, 4.0, 40.0]), np.array([2.0, 30.0, 38.0]))
+    closed_form = bgnbd.expected_purchases_if_active(*args)
+    monkeypatch.setattr(bgnbd, "hyp2f1", lambda *values: np.full(3, np.nan))
+    integrated = bgnbd.expected_purchases_if_active(*args)
+    assert np.allclose(integrated, closed_form, rtol=1e-7)
+
+
+def test_expected_purchases_fallback_limit_raises(monkeypatch):
+    monkeypatch.setattr(bgnbd, "_MAX_INTEGRATED_ROWS", 2)
+    monkeypatch.setattr(bgnbd, "hyp2f1", lambda *values: np.full(3, np.nan))
+    with pytest.raises(ScoringFailed, match="failed on 3 customers"):
+        bgnbd.expected_purchases_if_active(PUBLISHED, 13.0, np.ones(3), np.full(3, 5.0))
 
 
 def test_expected_purchases_a_equal_one_finite():
