@@ -1,0 +1,60 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := cd example_project && ../$(PY) manage.py
+DATABASE_URL_PG ?= postgres://postgres@127.0.0.1:5432/test
+OMNICHANNEL_DEMO_SERVE ?= 1
+DEMO_STAFF_USER ?= admin
+DEMO_STAFF_PASSWORD ?= omnichannel-demo
+
+.PHONY: demo test test-sqlite test-postgres bench lint browser-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,example]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+	$(MANAGE) omnichannel_demo --data data/CDNOW_master.txt \
+		--staff-user "$(DEMO_STAFF_USER)" --staff-password "$(DEMO_STAFF_PASSWORD)"
+	@if [ "$(OMNICHANNEL_DEMO_SERVE)" != "0" ]; then \
+		echo "Serving the example shop on http://127.0.0.1:8000/ (admin: /admin/, user $(DEMO_STAFF_USER), password $(DEMO_STAFF_PASSWORD))"; \
+		$(MANAGE) runserver 127.0.0.1:8000; \
+	fi
+
+# Debian's Chromium and ChromeDriver, for the browser tests.
+browser-deps:
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "chromium and chromium-driver are missing; browser tests will be skipped"; \
+		fi; \
+	fi
+
+test: $(VENV)/.installed browser-deps
+	$(MAKE) test-sqlite
+	@if $(PY) -c "import psycopg; psycopg.connect('$(DATABASE_URL_PG)', connect_timeout=3).close()" 2>/dev/null; then \
+		$(MAKE) test-postgres; \
+	else \
+		echo "PostgreSQL does not answer at $(DATABASE_URL_PG); skipping the PostgreSQL run"; \
+	fi
+
+test-sqlite: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+test-postgres: $(VENV)/.installed
+	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m benchmarks
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check omnichannel tests example_project benchmarks
+	$(VENV)/bin/ruff format --check omnichannel tests example_project benchmarks
+
+clean:
+	rm -rf $(VENV) example_project/db.sqlite3

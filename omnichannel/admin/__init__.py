@@ -1,0 +1,3 @@
+"""Admin registrations, one module per domain."""
+
+from omnichannel.admin import predictions, profiles  # noqa: F401

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OmnichannelConfig(AppConfig):
+    name = "omnichannel"
+    verbose_name = _("Omnichannel")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from omnichannel import checks, receivers  # noqa: F401
+        from omnichannel.integrations import registry
+
+        registry.connect_adapters()

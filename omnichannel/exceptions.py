@@ -1,0 +1,39 @@
+"""Exceptions raised by the app.
+
+Each one subclasses :class:`OmnichannelError` and the built-in exception it resembles,
+so callers can catch either.
+"""
+
+
+class OmnichannelError(Exception):
+    """Base class of every error the app raises on purpose."""
+
+
+class InvalidIdentifier(OmnichannelError, ValueError):
+    """An email address, phone number or other identifier cannot be used.
+
+    ``field`` names the identifier (``email``, ``phone``, ...) so that forms and API
+    responses can attach the message to it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class UnknownEventType(OmnichannelError, ValueError):
+    """An event name is neither built in nor listed in ``EXTRA_EVENT_TYPES``."""
+
+
+class ImportRowError(OmnichannelError, ValueError):
+    """A row of an order import file cannot be parsed."""
+
+    def __init__(self, line_number: int, message: str) -> None:
+        super().__init__(f"line {line_number}: {message}")
+        self.line_number = line_number
+        self.message = message
+
+
+class AdapterError(OmnichannelError, TypeError):
+    """A shop adapter returned a value of the wrong shape."""

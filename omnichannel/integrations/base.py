@@ -1,0 +1,211 @@
+"""The contract between a shop's models and the app.
+
+A shop plugs in by naming, in ``OMNICHANNEL["SHOP_ADAPTERS"]``, an adapter class for its
+order model and one for its cart model. The app connects ``post_save`` handlers to
+those models and asks the adapter to read each saved instance. Adapters only read; they
+never write to the shop's tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Identifiers of the person behind an order or a cart; any may be empty."""
+
+    user: Any = None
+    email: str = ""
+    phone: str = ""
+    visitor_id: str = ""
+    external_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One product line of an order or a cart."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    category: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unit_price": str(self.unit_price),
+            "category": self.category,
+        }
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """What the app needs of one order."""
+
+    order_id: str
+    customer: Customer
+    total: Decimal
+    currency: str
+    created_at: datetime
+    lines: list[Line] = field(default_factory=list)
+    discount_codes: list[str] = field(default_factory=list)
+    cart_id: str = ""
+    is_placed: bool = True
+    is_cancelled: bool = False
+    is_refunded: bool = False
+    is_paid: bool = False
+
+
+@dataclass(frozen=True)
+class CartData:
+    """What the app needs of one cart."""
+
+    cart_id: str
+    customer: Customer
+    total: Decimal
+    currency: str
+    updated_at: datetime
+    lines: list[Line] = field(default_factory=list)
+    is_converted: bool = False
+    order_id: str = ""
+
+
+class ShopAdapter:
+    """Base of all adapters. ``model_label`` is set by the registry."""
+
+    model_label: str = ""
+    #: Source recorded on the events this adapter produces.
+    source: str = "shop"
+
+    def get_customer(self, instance: Any) -> Customer:
+        """Return the identifiers of the customer behind ``instance``."""
+        user = getattr(instance, "user", None)
+        return Customer(
+            user=user if getattr(user, "pk", None) else None,
+            email=getattr(instance, "email", "") or "",
+            phone=getattr(instance, "phone", "") or "",
+        )
+
+    def get_lines(self, instance: Any) -> list[Line]:
+        """Return the product lines; the default reads ``instance.lines``."""
+        lines = getattr(instance, "lines", None)
+        if lines is None:
+            return []
+        result = []
+        for line in lines.all():
+            product = getattr(line, "product", None)
+            category = getattr(getattr(product, "category", None), "name", "")
+            result.append(
+                Line(
+                    sku=str(getattr(line, "sku", "") or getattr(product, "sku", "")),
+                    name=str(getattr(line, "name", "") or getattr(product, "name", "")),
+                    quantity=int(line.quantity),
+                    unit_price=Decimal(line.unit_price),
+                    category=category,
+                )
+            )
+        return result
+
+
+class OrderAdapter(ShopAdapter):
+    """Reads an order model. Override the ``get_*`` and ``is_*`` methods as needed."""
+
+    def read(self, instance: Any) -> OrderData:
+        return OrderData(
+            order_id=self.get_order_id(instance),
+            customer=self.get_customer(instance),
+            total=self.get_total(instance),
+            currency=self.get_currency(instance),
+            created_at=self.get_created_at(instance),
+            lines=self.get_lines(instance),
+            discount_codes=self.get_discount_codes(instance),
+            cart_id=self.get_cart_id(instance),
+            is_placed=self.is_placed(instance),
+            is_cancelled=self.is_cancelled(instance),
+            is_refunded=self.is_refunded(instance),
+            is_paid=self.is_paid(instance),
+        )
+
+    def get_order_id(self, instance: Any) -> str:
+        return str(instance.pk)
+
+    def get_total(self, instance: Any) -> Decimal:
+        return Decimal(instance.total)
+
+    def get_currency(self, instance: Any) -> str:
+        from omnichannel.conf import app_settings
+
+        return getattr(instance, "currency", "") or app_settings.DEFAULT_CURRENCY
+
+    def get_created_at(self, instance: Any) -> datetime:
+        return getattr(instance, "created_at", None) or timezone.now()
+
+    def get_discount_codes(self, instance: Any) -> list[str]:
+        code = getattr(instance, "discount_code", "")
+        return [code] if code else []
+
+    def get_cart_id(self, instance: Any) -> str:
+        return ""
+
+    def is_placed(self, instance: Any) -> bool:
+        """Tell whether the order counts as placed (the default: once it exists)."""
+        return True
+
+    def is_cancelled(self, instance: Any) -> bool:
+        return getattr(instance, "status", "") == "cancelled"
+
+    def is_refunded(self, instance: Any) -> bool:
+        return getattr(instance, "status", "") == "refunded"
+
+    def is_paid(self, instance: Any) -> bool:
+        return getattr(instance, "status", "") == "paid"
+
+
+class CartAdapter(ShopAdapter):
+    """Reads a cart model."""
+
+    def read(self, instance: Any) -> CartData:
+        return CartData(
+            cart_id=self.get_cart_id(instance),
+            customer=self.get_customer(instance),
+            total=self.get_total(instance),
+            currency=self.get_currency(instance),
+            updated_at=self.get_updated_at(instance),
+            lines=self.get_lines(instance),
+            is_converted=self.is_converted(instance),
+            order_id=self.get_order_id(instance),
+        )
+
+    def get_cart_id(self, instance: Any) -> str:
+        return str(instance.pk)
+
+    def get_total(self, instance: Any) -> Decimal:
+        return sum(
+            (line.unit_price * line.quantity for line in self.get_lines(instance)),
+            Decimal("0"),
+        )
+
+    def get_currency(self, instance: Any) -> str:
+        from omnichannel.conf import app_settings
+
+        return getattr(instance, "currency", "") or app_settings.DEFAULT_CURRENCY
+
+    def get_updated_at(self, instance: Any) -> datetime:
+        return getattr(instance, "updated_at", None) or timezone.now()
+
+    def is_converted(self, instance: Any) -> bool:
+        return False
+
+    def get_order_id(self, instance: Any) -> str:
+        return ""

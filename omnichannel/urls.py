@@ -1,0 +1,12 @@
+"""URLs of the app.
+
+Include them once: ``path("omnichannel/", include("omnichannel.urls"))``.
+"""
+
+from django.urls import include, path
+
+app_name = "omnichannel"
+
+urlpatterns: list = [
+    path("", include("omnichannel.profiles.urls")),
+]

@@ -1,0 +1,11 @@
+import pytest
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run on_commit callbacks of the block at its end, as a real commit would."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

@@ -1,0 +1,41 @@
+"""Factories for the app's models."""
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from omnichannel.profiles.models import Event, Identity, Profile
+
+
+class ProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Profile
+
+    first_name = factory.Faker("first_name")
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Identity
+
+    profile = factory.SubFactory(ProfileFactory)
+    kind = Identity.Kind.EMAIL
+    value = factory.Sequence(lambda n: f"customer{n}@example.com")
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    profile = factory.SubFactory(ProfileFactory)
+    name = "page_viewed"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class OrderEventFactory(EventFactory):
+    name = "order_placed"
+    revenue = Decimal("10.00")
+    currency = "EUR"
+    object_type = "order"
+    object_id = factory.Sequence(lambda n: f"order-{n}")
