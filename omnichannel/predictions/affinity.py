@@ -78,13 +78,17 @@ def score_affinity(
     engaged: FloatArray,
     *,
     prior_strength: float | None = None,
+    prior: tuple[FloatArray, FloatArray] | None = None,
 ) -> AffinityScores:
     """Return per-customer engagement rates for each channel.
 
     ``sent`` and ``engaged`` have one row per customer and one column per channel.
-    Engagements above the number sent (a message opened twice, or sends that were
-    not recorded) are capped at the number sent, counting at least one message per
-    engagement so the rate stays within 0..1.
+    When a customer has more engagements than messages sent on a channel (sends
+    that were not recorded), each engagement counts as a message, so the rate stays
+    within 0..1. ``prior_strength`` fixes the strength of every channel instead of
+    estimating it. ``prior`` passes the shop-wide rates and strengths of an earlier
+    call (``AffinityScores.shop_rates`` and ``prior_strengths``), so that customers
+    scored in separate batches share one prior.
     """
     names = tuple(channels)
     sent_counts = np.asarray(sent, dtype=np.float64)
@@ -98,30 +102,71 @@ def score_affinity(
         )
 
     trials = np.maximum(sent_counts, engaged_counts)
-    successes = engaged_counts
-    shop_rates = np.full(len(names), UNMEASURED_CHANNEL_RATE)
-    strengths = np.full(len(names), DEFAULT_PRIOR_STRENGTH)
-    for column in range(len(names)):
-        total_trials = trials[:, column].sum()
-        if total_trials <= 0:
-            continue
-        mean = float(successes[:, column].sum() / total_trials)
-        shop_rates[column] = mean
-        strengths[column] = (
-            prior_strength
-            if prior_strength is not None
-            else beta_binomial_strength(
-                trials[:, column],
-                successes[:, column],
-                mean,
-                default=DEFAULT_PRIOR_STRENGTH,
-            )
+    if prior is None:
+        shop_rates, strengths = channel_prior(
+            names, sent_counts, engaged_counts, prior_strength=prior_strength
         )
+    else:
+        shop_rates, strengths = (np.asarray(v, dtype=np.float64) for v in prior)
+        if shop_rates.shape != (len(names),) or strengths.shape != (len(names),):
+            raise InvalidSummaryInput(
+                f"prior must hold {len(names)} shop rates and {len(names)} "
+                f"strengths, one per channel."
+            )
 
-    rates = (successes + strengths * shop_rates) / (trials + strengths)
+    rates = (engaged_counts + strengths * shop_rates) / (trials + strengths)
     return AffinityScores(
         channels=names, rates=rates, shop_rates=shop_rates, prior_strengths=strengths
     )
+
+
+def channel_prior(
+    channels: Sequence[str],
+    sent: FloatArray,
+    engaged: FloatArray,
+    *,
+    total_sent: FloatArray | None = None,
+    total_engaged: FloatArray | None = None,
+    prior_strength: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Return the shop-wide rate and the prior strength of each channel.
+
+    The strengths are estimated from the per-customer ``sent`` and ``engaged``
+    matrices (a sample of customers is enough). The rates come from
+    ``total_sent``/``total_engaged`` (one number per channel, for all customers)
+    when given, else from the column sums of the matrices.
+    """
+    names = tuple(channels)
+    sent_counts = np.asarray(sent, dtype=np.float64)
+    engaged_counts = np.asarray(engaged, dtype=np.float64)
+    _check_counts(names, sent_counts, engaged_counts)
+    trials = np.maximum(sent_counts, engaged_counts)
+    if total_sent is None or total_engaged is None:
+        shop_trials = trials.sum(axis=0)
+        shop_successes = engaged_counts.sum(axis=0)
+    else:
+        shop_successes = np.asarray(total_engaged, dtype=np.float64)
+        shop_trials = np.maximum(
+            np.asarray(total_sent, dtype=np.float64), shop_successes
+        )
+
+    shop_rates = np.full(len(names), UNMEASURED_CHANNEL_RATE)
+    strengths = np.full(len(names), DEFAULT_PRIOR_STRENGTH)
+    for column in range(len(names)):
+        if shop_trials[column] <= 0:
+            continue
+        mean = float(shop_successes[column] / shop_trials[column])
+        shop_rates[column] = mean
+        if prior_strength is not None:
+            strengths[column] = prior_strength
+        else:
+            strengths[column] = beta_binomial_strength(
+                trials[:, column],
+                engaged_counts[:, column],
+                mean,
+                default=DEFAULT_PRIOR_STRENGTH,
+            )
+    return shop_rates, strengths
 
 
 def _check_counts(

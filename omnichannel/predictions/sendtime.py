@@ -72,12 +72,15 @@ def score_send_times(
     weights: Sequence[float] | np.ndarray | None = None,
     *,
     prior_strength: float | None = None,
+    shop_pattern: FloatArray | None = None,
 ) -> SendTimeScores:
     """Return each customer's best hour of the week and of the day.
 
-    One entry per engagement event; ``weights`` (default 1.0 each) lets clicks count
-    more than opens. ``prior_strength`` fixes the pseudo-event count ``k`` instead
-    of estimating it.
+    One entry per engagement event, or per (customer, hour) cell with the event
+    count as its weight; ``weights`` defaults to 1.0 each. ``prior_strength`` fixes
+    the pseudo-event count ``k`` instead of estimating it, and ``shop_pattern``
+    (168 shares) replaces the pattern computed from these events, so that customers
+    scored in separate batches share one prior (see ``shop_prior``).
     """
     ids = np.asarray(customer_ids)
     hours = np.asarray(hours_of_week)
@@ -99,8 +102,10 @@ def score_send_times(
     codes = codes.reshape(-1).astype(np.int64)
     n_customers = unique_ids.shape[0]
     totals = np.bincount(codes, weights=weight, minlength=n_customers)
-    shop_counts = np.bincount(hours, weights=weight, minlength=HOURS_PER_WEEK)
-    shop_pattern = (shop_counts + 1.0) / (shop_counts.sum() + HOURS_PER_WEEK)
+    if shop_pattern is None:
+        shop_pattern = smoothed_pattern(hours, weight)
+    else:
+        shop_pattern = _check_pattern(shop_pattern)
 
     week_cells = _cells(codes, hours, weight, HOURS_PER_WEEK)
     strength = prior_strength
@@ -129,6 +134,52 @@ def score_send_times(
         shop_pattern=shop_pattern,
         prior_strength=float(strength),
     )
+
+
+def smoothed_pattern(
+    hours_of_week: np.ndarray, weights: FloatArray | None = None
+) -> FloatArray:
+    """Return the shop-wide share of each hour, with one pseudo-event per hour."""
+    hours = np.asarray(hours_of_week, dtype=np.int64)
+    counts = np.bincount(hours, weights=weights, minlength=HOURS_PER_WEEK)
+    return (counts + 1.0) / (counts.sum() + HOURS_PER_WEEK)
+
+
+def shop_prior(
+    customer_ids: np.ndarray,
+    hours_of_week: np.ndarray,
+    weights: FloatArray | None = None,
+    *,
+    pattern_hours: np.ndarray | None = None,
+    pattern_weights: FloatArray | None = None,
+) -> tuple[FloatArray, float]:
+    """Return the shop-wide pattern and the estimated prior strength.
+
+    The strength is estimated from the given per-customer events (a sample is
+    enough). The pattern comes from ``pattern_hours``/``pattern_weights`` when given
+    (typically all events summed per hour), else from the same events.
+    """
+    if pattern_hours is None:
+        pattern = smoothed_pattern(hours_of_week, weights)
+    else:
+        pattern = smoothed_pattern(pattern_hours, pattern_weights)
+    scores = score_send_times(
+        customer_ids, hours_of_week, weights, shop_pattern=pattern
+    )
+    return pattern, scores.prior_strength
+
+
+def _check_pattern(pattern: FloatArray) -> FloatArray:
+    shares = np.asarray(pattern, dtype=np.float64)
+    if (
+        shares.shape != (HOURS_PER_WEEK,)
+        or not np.isfinite(shares).all()
+        or (shares <= 0).any()
+    ):
+        raise InvalidSummaryInput(
+            "shop_pattern must hold 168 positive shares, one per hour of the week."
+        )
+    return shares / shares.sum()
 
 
 def _check_events(ids: np.ndarray, hours: np.ndarray, weight: np.ndarray) -> None:

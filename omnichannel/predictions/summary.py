@@ -110,7 +110,7 @@ def summarise_transactions(
 
     unique_ids, codes = np.unique(ids, return_inverse=True)
     codes = codes.reshape(-1)
-    day_keys, purchase_days = _customer_days(codes, days, values)
+    day_keys, purchase_days = customer_days(codes, days, values)
     day_codes, day_numbers = day_keys
     day_spend, has_purchase = purchase_days
 
@@ -189,7 +189,7 @@ def _check_rows(ids: np.ndarray, days: np.ndarray, values: np.ndarray) -> None:
         )
 
 
-def _customer_days(
+def customer_days(
     codes: np.ndarray, days: np.ndarray, values: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[FloatArray, np.ndarray]]:
     """Collapse rows to one entry per (customer, date).
