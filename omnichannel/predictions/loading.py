@@ -232,16 +232,24 @@ class MessageCounts:
     sent: FloatArray
     engaged: FloatArray
 
-    def rows_for(self, profile_ids: np.ndarray) -> tuple[FloatArray, FloatArray]:
-        """Return sent and engaged matrices with one row per given profile id."""
-        index = {int(pk): row for row, pk in enumerate(self.profile_ids.tolist())}
-        sent = np.zeros((len(profile_ids), len(self.channels)))
+    def rows_for(
+        self, profile_ids: np.ndarray, channels: tuple[str, ...]
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return sent and engaged matrices for the given profiles and channels.
+
+        Rows follow ``profile_ids`` and columns follow ``channels``; profiles and
+        channels without counts get zeros.
+        """
+        row_of = {int(pk): row for row, pk in enumerate(self.profile_ids.tolist())}
+        sent = np.zeros((len(profile_ids), len(channels)))
         engaged = np.zeros_like(sent)
+        targets = [c for c, name in enumerate(channels) if name in self.channels]
+        sources = [self.channels.index(channels[c]) for c in targets]
         for row, pk in enumerate(profile_ids.tolist()):
-            source = index.get(int(pk))
+            source = row_of.get(int(pk))
             if source is not None:
-                sent[row] = self.sent[source]
-                engaged[row] = self.engaged[source]
+                sent[row, targets] = self.sent[source, sources]
+                engaged[row, targets] = self.engaged[source, sources]
         return sent, engaged
 
 
