@@ -132,7 +132,13 @@ def test_send_time_ignores_events_before_window():
 def test_channel_affinity_prefers_engaged_channel():
     crowd = crowd_reading_monday_morning()
     for profile in crowd:
-        engage(profile, mondays(6, 9, NEW_YORK), name="message_sent", channel="sms", prefix="s")
+        engage(
+            profile,
+            mondays(6, 9, NEW_YORK),
+            name="message_sent",
+            channel="sms",
+            prefix="s",
+        )
         engage(profile, mondays(6, 9, NEW_YORK), name="message_sent", prefix="m")
     texter = Profile.objects.create()
     moments = mondays(12, 10, NEW_YORK)
@@ -154,7 +160,13 @@ def test_channel_affinity_prefers_engaged_channel():
 def test_message_counts_distinct_messages():
     profile = Profile.objects.create()
     moment = at_noon("2024-06-01")
-    for name in ("message_sent", "message_delivered", "message_opened", "message_opened", "message_clicked"):
+    for name in (
+        "message_sent",
+        "message_delivered",
+        "message_opened",
+        "message_opened",
+        "message_clicked",
+    ):
         Event.objects.create(
             profile=profile,
             name=name,

@@ -80,7 +80,10 @@ def test_fit_not_converged_keeps_previous_model():
         profile = Profile.objects.create()
         add_orders(
             profile,
-            [(datetime.date(2024, 1, 1) + datetime.timedelta(weeks=w), 10) for w in range(20)],
+            [
+                (datetime.date(2024, 1, 1) + datetime.timedelta(weeks=w), 10)
+                for w in range(20)
+            ],
         )
     report = services.fit_from_database(calibration_end=datetime.date(2024, 5, 13))
     assert not report.transactions.converged
