@@ -61,22 +61,41 @@ class OrderDays:
     def __len__(self) -> int:
         return int(self.profile_ids.shape[0])
 
+    def only(self, profile_ids: np.ndarray) -> OrderDays:
+        """Return the rows of the given profiles."""
+        keep = np.isin(self.profile_ids, profile_ids)
+        return OrderDays(
+            profile_ids=self.profile_ids[keep],
+            days=self.days[keep],
+            amounts=self.amounts[keep],
+        )
+
+
+def eligible_profile_ids() -> np.ndarray:
+    """Return the ids of all profiles that are scored, sorted."""
+    ids = Profile.objects.filter(eligible_profiles()).order_by("pk")
+    return np.fromiter(ids.values_list("pk", flat=True).iterator(), dtype=np.int64)
+
 
 def load_order_days(
-    *, profiles: Q | None = None, until: datetime.date | None = None
+    *,
+    profile_range: tuple[int, int] | None = None,
+    until: datetime.date | None = None,
 ) -> OrderDays:
     """Return each customer's total order value per day in the shop's time zone.
 
-    ``profiles`` filters on the profile (for example a primary-key range) and
-    ``until`` leaves out orders after that date. An order without a revenue counts
-    as 0.00.
+    ``profile_range`` limits the result to profile ids from the first to the last
+    value, inclusive, and ``until`` leaves out orders after that date. An order
+    without a revenue counts as 0.00. The query does not join the profile table,
+    so that its plan stays cheap even before the database has statistics on a
+    freshly imported table; callers drop merged or erased profiles themselves.
     """
     zone = shop_zone()
-    orders = counted_orders().filter(
-        profile__merged_into__isnull=True, profile__erased_at__isnull=True
-    )
-    if profiles is not None:
-        orders = orders.filter(profile__in=Profile.objects.filter(profiles))
+    orders = counted_orders()
+    if profile_range is not None:
+        orders = orders.filter(
+            profile_id__gte=profile_range[0], profile_id__lte=profile_range[1]
+        )
     if until is not None:
         after = datetime.datetime.combine(
             until + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
@@ -213,14 +232,11 @@ def _zone_filters() -> dict[str, Q]:
     for name in names:
         zone = name if name and _is_zone(name) else default
         raw_names[zone].append(name)
+    # Merged profiles hold no events (a merge moves them), so only the time zone
+    # needs the profile table.
     return {
-        zone: Q(profile__time_zone__in=members) & _eligible_event_profile()
-        for zone, members in raw_names.items()
+        zone: Q(profile__time_zone__in=members) for zone, members in raw_names.items()
     }
-
-
-def _eligible_event_profile() -> Q:
-    return Q(profile__merged_into__isnull=True, profile__erased_at__isnull=True)
 
 
 @dataclass(frozen=True)
@@ -255,7 +271,7 @@ class MessageCounts:
 
 def load_message_counts(
     *,
-    profiles: Q | None,
+    profile_range: tuple[int, int] | None,
     since: datetime.datetime,
     sample_every: int = 1,
 ) -> MessageCounts:
@@ -268,11 +284,11 @@ def load_message_counts(
     per_message = Count("object_id", distinct=True, filter=~Q(object_id="")) + Count(
         "id", filter=Q(object_id="")
     )
-    base = Event.objects.filter(
-        _eligible_event_profile(), occurred_at__gte=since, properties__has_key="channel"
-    )
-    if profiles is not None:
-        base = base.filter(profile__in=Profile.objects.filter(profiles))
+    base = Event.objects.filter(occurred_at__gte=since, properties__has_key="channel")
+    if profile_range is not None:
+        base = base.filter(
+            profile_id__gte=profile_range[0], profile_id__lte=profile_range[1]
+        )
     if sample_every > 1:
         base = base.annotate(bucket=Mod("profile_id", sample_every)).filter(bucket=0)
 

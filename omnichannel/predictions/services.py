@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from omnichannel.conf import app_settings
@@ -89,7 +88,7 @@ def fit_from_database(
     stays in use.
     """
     end = calibration_end or loading.local_date(now or timezone.now())
-    orders = loading.load_order_days(until=end)
+    orders = loading.load_order_days(until=end).only(loading.eligible_profile_ids())
     summary = summarise_transactions(
         orders.profile_ids, orders.days, orders.amounts, calibration_end=end
     )
@@ -261,7 +260,7 @@ def engagement_prior(since: datetime.datetime) -> EngagementPrior:
             ).prior_strength
 
     messages = loading.load_message_counts(
-        profiles=None, since=since, sample_every=stride
+        profile_range=None, since=since, sample_every=stride
     )
     rates, strengths = affinity.channel_prior(
         messages.channels, messages.sent, messages.engaged
@@ -374,11 +373,11 @@ def _score_batch(
     batch: list[tuple[int, str]], context: _Context, report: ScoreReport
 ) -> None:
     ids = np.array([pk for pk, _zone in batch], dtype=np.int64)
-    in_batch = Q(pk__gte=int(ids[0]), pk__lte=int(ids[-1]))
+    in_batch = (int(ids[0]), int(ids[-1]))
     report.profiles_seen += len(batch)
 
     columns: dict[int, dict[str, Any]] = {}
-    _add_purchase_scores(columns, in_batch, context)
+    _add_purchase_scores(columns, in_batch, ids, context)
     _add_send_times(columns, batch, context)
     _add_channel_affinity(columns, in_batch, ids, context)
     _fill_shop_send_times(columns, context)
@@ -414,9 +413,13 @@ def _score_batch(
 
 
 def _add_purchase_scores(
-    columns: dict[int, dict[str, Any]], in_batch: Q, context: _Context
+    columns: dict[int, dict[str, Any]],
+    in_batch: tuple[int, int],
+    ids: np.ndarray,
+    context: _Context,
 ) -> None:
-    orders = loading.load_order_days(profiles=in_batch, until=context.today)
+    orders = loading.load_order_days(profile_range=in_batch, until=context.today)
+    orders = orders.only(ids)
     summary = summarise_transactions(
         orders.profile_ids, orders.days, orders.amounts, calibration_end=context.today
     )
@@ -493,15 +496,15 @@ def _fill_shop_send_times(
 
 def _add_channel_affinity(
     columns: dict[int, dict[str, Any]],
-    in_batch: Q,
+    in_batch: tuple[int, int],
     ids: np.ndarray,
     context: _Context,
 ) -> None:
     prior = context.prior
     if not prior.channels:
         return
-    messages = loading.load_message_counts(profiles=in_batch, since=context.since)
-    with_messages = set(messages.profile_ids.tolist())
+    messages = loading.load_message_counts(profile_range=in_batch, since=context.since)
+    with_messages = set(messages.profile_ids.tolist()) & set(ids.tolist())
     scored = np.array(
         [pk for pk in ids.tolist() if pk in columns or pk in with_messages],
         dtype=np.int64,
@@ -617,7 +620,7 @@ def validate_holdout(
     InvalidSummaryInput when the dates are out of order.
     """
     if rows is None:
-        orders = loading.load_order_days()
+        orders = loading.load_order_days().only(loading.eligible_profile_ids())
         rows = PurchaseRows(
             customer_ids=orders.profile_ids, dates=orders.days, amounts=orders.amounts
         )

@@ -178,7 +178,9 @@ def test_message_counts_distinct_messages():
     Event.objects.create(
         profile=profile, name="message_opened", occurred_at=moment, properties={}
     )
-    counts = loading.load_message_counts(profiles=None, since=at_noon("2024-01-01"))
+    counts = loading.load_message_counts(
+        profile_range=None, since=at_noon("2024-01-01")
+    )
     assert counts.channels == ("email",)
     assert counts.sent.tolist() == [[1.0]]
     assert counts.engaged.tolist() == [[1.0]]
