@@ -63,6 +63,17 @@ DEFAULTS: dict[str, Any] = {
     "PREDICTIONS_SEND_TIME_PRIOR_STRENGTH": None,
     "PREDICTIONS_FIT_SCHEDULE": "0 2 * * 0",
     "PREDICTIONS_SCORE_SCHEDULE": "30 2 * * *",
+    # Journeys
+    "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
+    "STAFF_NOTIFICATION_EMAILS": [],
+    "ENGINE_BATCH_SIZE": 200,
+    # Analytics
+    "ATTRIBUTION_WINDOW": timedelta(days=5),
+    "JOURNEY_CONVERSION_WINDOW": timedelta(days=7),
+    "CART_RECOVERY_WINDOW": timedelta(days=7),
+    "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
+    "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
+    "ANALYTICS_CACHE_SECONDS": 600,
 }
 
 

@@ -33,7 +33,7 @@ from omnichannel.predictions.models import (
 )
 from omnichannel.predictions.optimise import FitResult
 from omnichannel.predictions.scoring import score_arrays
-from omnichannel.predictions.signals import churn_risk_crossed
+from omnichannel.predictions.signals import churn_risk_crossed, churn_risk_thresholds
 from omnichannel.predictions.summary import TransactionSummary, summarise_transactions
 from omnichannel.profiles.models import Profile
 
@@ -332,9 +332,7 @@ def score_profiles(
         transactions=transactions,
         spend=spend,
         prior=engagement_prior(since),
-        thresholds=tuple(
-            sorted({float(t) for t in app_settings.PREDICTIONS_CHURN_RISK_THRESHOLDS})
-        ),
+        thresholds=churn_risk_thresholds(),
     )
     if transactions is None:
         logger.warning(

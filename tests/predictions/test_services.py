@@ -302,3 +302,42 @@ def test_score_profiles_clv_decimal_two_places():
     clv = prediction(profile).clv_12m
     assert isinstance(clv, Decimal)
     assert clv == clv.quantize(Decimal("0.01"))
+
+
+def test_churn_risk_thresholds_include_sources():
+    from omnichannel.predictions import signals
+
+    def journey_thresholds():
+        return [0.7, 0.5, "high", 1.5]
+
+    signals.add_threshold_source(journey_thresholds)
+    try:
+        assert signals.churn_risk_thresholds() == (0.5, 0.7, 0.8)
+    finally:
+        signals.remove_threshold_source(journey_thresholds)
+    assert signals.churn_risk_thresholds() == (0.5, 0.8)
+
+
+def test_score_profiles_signal_for_source_threshold():
+    from omnichannel.predictions import signals
+
+    activate_published_models()
+    profile = Profile.objects.create()
+    add_orders(profile, [("2024-01-05", 20), ("2024-02-05", 20), ("2024-03-05", 20)])
+    received = []
+
+    def receiver(threshold, **kwargs):
+        received.append(threshold)
+
+    def source():
+        return [0.65]
+
+    services.score_profiles(now=at_noon("2024-03-06"))
+    churn_risk_crossed.connect(receiver, weak=False)
+    signals.add_threshold_source(source)
+    try:
+        services.score_profiles(now=at_noon("2025-06-30"))
+    finally:
+        signals.remove_threshold_source(source)
+        churn_risk_crossed.disconnect(receiver)
+    assert received == [0.5, 0.65, 0.8]
