@@ -39,6 +39,8 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 _A_NEAR_ONE = 1e-7
 # The same for c = a + b + x - 1 near 0 (only possible with x = 0 and a + b near 1).
 _C_NEAR_ZERO = 1e-6
+# Evaluate distinct (x, T) pairs only when there are at most this share of them.
+_DISTINCT_SHARE = 0.5
 # At most this many customers per call fall back to numerical integration.
 _MAX_INTEGRATED_ROWS = 10_000
 
@@ -273,9 +275,8 @@ def expected_purchases(
         raise InvalidSummaryInput(f"The horizon t must be >= 0 weeks, got {t!r}.")
     if t == 0:
         return np.zeros_like(x)
-    return expected_purchases_if_active(params, t, x, age) / (
-        1.0 + _odds_dropped(params, x, t_x, age)
-    )
+    (if_active,) = expected_purchases_if_active_at(params, [t], x, age)
+    return if_active / (1.0 + _odds_dropped(params, x, t_x, age))
 
 
 def expected_purchases_if_active(
@@ -323,6 +324,30 @@ def expected_purchases_if_active(
         expected = np.array(expected, copy=True)
         expected[bad] = _integrate_if_active(params, weeks[bad], x[bad], age[bad])
     return expected
+
+
+def expected_purchases_if_active_at(
+    params: BGNBDParams,
+    horizons: list[float],
+    x: FloatArray,
+    age: FloatArray,
+) -> list[FloatArray]:
+    """Return ``expected_purchases_if_active`` for several horizons (in weeks).
+
+    The expectation depends on a customer only through (x, T). Summaries built from
+    orders measure T in whole days, so a large customer base has far fewer distinct
+    pairs than customers; each distinct pair is evaluated once per horizon.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    age = np.asarray(age, dtype=np.float64)
+    pairs, inverse = np.unique(x + 1j * age, return_inverse=True)
+    if pairs.size > _DISTINCT_SHARE * x.size:
+        return [expected_purchases_if_active(params, t, x, age) for t in horizons]
+    inverse = inverse.reshape(x.shape)
+    return [
+        expected_purchases_if_active(params, t, pairs.real, pairs.imag)[inverse]
+        for t in horizons
+    ]
 
 
 def _integrate_if_active(

@@ -40,14 +40,13 @@ def customer_lifetime_value(
 
     x, t_x, age = bgnbd.as_score_arrays(frequency, recency, T)
     alive = bgnbd.probability_alive(transactions, x, t_x, age)
+    month_ends = [month * WEEKS_PER_MONTH for month in range(1, months + 1)]
+    cumulative = bgnbd.expected_purchases_if_active_at(transactions, month_ends, x, age)
     discounted_purchases = np.zeros_like(x)
     previous = np.zeros_like(x)
-    for month in range(1, months + 1):
-        cumulative = bgnbd.expected_purchases_if_active(
-            transactions, month * WEEKS_PER_MONTH, x, age
-        )
-        discounted_purchases += (cumulative - previous) / monthly_factor**month
-        previous = cumulative
+    for month, purchases in enumerate(cumulative, start=1):
+        discounted_purchases += (purchases - previous) / monthly_factor**month
+        previous = purchases
     return (
         alive
         * discounted_purchases

@@ -273,3 +273,14 @@ def test_params_from_dict_rejects_missing_and_negative():
         BGNBDParams.from_dict({"r": 1, "a": 1, "b": 1})
     with pytest.raises(InvalidSummaryInput, match="positive"):
         BGNBDParams.from_dict({"r": 1, "alpha": -1, "a": 1, "b": 1})
+
+
+def test_expected_purchases_distinct_pairs_match_direct():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 5, 2000).astype(float)
+    age = rng.integers(0, 30, 2000) / 7.0
+    horizons = [4.3, 12.9, 52.2]
+    shared = bgnbd.expected_purchases_if_active_at(PUBLISHED, horizons, x, age)
+    for t, values in zip(horizons, shared, strict=True):
+        direct = bgnbd.expected_purchases_if_active(PUBLISHED, t, x, age)
+        assert np.allclose(values, direct, rtol=1e-12)
