@@ -58,7 +58,7 @@ class AffinityScores:
         if not self.channels:
             return [""] * self.rates.shape[0]
         best = np.argmax(np.where(allowed, self.rates, -np.inf), axis=1)
-        reachable = allowed.any(axis=1)
+        reachable = np.asarray(allowed.any(axis=1), dtype=bool)
         return [
             self.channels[column] if ok else ""
             for column, ok in zip(best.tolist(), reachable.tolist(), strict=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import digamma, gammaln
 
 from omnichannel.predictions.exceptions import InsufficientHistory, InvalidSummaryInput
@@ -65,7 +66,9 @@ class GammaGammaParams:
         return self.p * self.gamma / (self.q - 1.0)
 
 
-def fitting_mask(frequency: FloatArray, monetary_value: FloatArray) -> FloatArray:
+def fitting_mask(
+    frequency: FloatArray, monetary_value: FloatArray
+) -> npt.NDArray[np.bool_]:
     """Return the customers the model can be fitted on.
 
     Those are customers with a repeat transaction and positive mean spend; a mean of

@@ -101,7 +101,9 @@ def score_send_times(
     unique_ids, codes = np.unique(ids, return_inverse=True)
     codes = codes.reshape(-1).astype(np.int64)
     n_customers = unique_ids.shape[0]
-    totals = np.bincount(codes, weights=weight, minlength=n_customers)
+    totals = np.bincount(codes, weights=weight, minlength=n_customers).astype(
+        np.float64
+    )
     if shop_pattern is None:
         shop_pattern = smoothed_pattern(hours, weight)
     else:
@@ -216,8 +218,9 @@ def _cells(
     """Sum the weights per (customer, category) cell that has any events."""
     keys = codes * n_categories + categories
     unique_keys, inverse = np.unique(keys, return_inverse=True)
-    counts = np.bincount(inverse.reshape(-1), weights=weight)
-    return unique_keys // n_categories, unique_keys % n_categories, counts
+    counts = np.bincount(inverse.reshape(-1), weights=weight).astype(np.float64)
+    keys_int = unique_keys.astype(np.int64)
+    return keys_int // n_categories, keys_int % n_categories, counts
 
 
 def _best_category(

@@ -83,8 +83,8 @@ def fit_from_database(
 
     ``calibration_end`` defaults to today in the shop's time zone. Each fit is
     stored as a PredictionModel. A converged fit becomes the active model of its
-    kind; a fit that did not converge, or could not run for lack of history, is
-    stored inactive with the reason in ``message`` and the previous active model
+    kind. A fit that did not converge, or could not run for lack of history, is
+    stored inactive with the reason in ``message``, and the previous active model
     stays in use.
     """
     end = calibration_end or loading.local_date(now or timezone.now())
@@ -617,16 +617,18 @@ def validate_holdout(
     Raises InsufficientHistory when the calibration period is too thin to fit and
     InvalidSummaryInput when the dates are out of order.
     """
+    from_database = rows is None
     if rows is None:
         orders = loading.load_order_days().only(loading.eligible_profile_ids())
         rows = PurchaseRows(
             customer_ids=orders.profile_ids, dates=orders.days, amounts=orders.amounts
         )
+    if not len(rows):
+        raise InsufficientHistory("There are no orders to validate on.")
+    if from_database:
         last_day = loading.local_date(timezone.now())
     else:
-        last_day = _to_date(rows.dates.max()) if len(rows) else None
-    if not len(rows) or last_day is None:
-        raise InsufficientHistory("There are no orders to validate on.")
+        last_day = _to_date(rows.dates.max())
 
     first_day = _to_date(rows.dates.min())
     holdout_end = holdout_end or last_day
@@ -672,5 +674,5 @@ def validate_holdout(
     return comparison, record
 
 
-def _to_date(value: np.datetime64) -> datetime.date:
-    return datetime.date.fromisoformat(str(np.datetime64(value, "D")))
+def _to_date(value: Any) -> datetime.date:
+    return datetime.date.fromisoformat(str(np.asarray(value).astype("datetime64[D]")))

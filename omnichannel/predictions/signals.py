@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 #: Sent when a scoring run moves a profile's churn risk across a threshold (see
 #: ``churn_risk_thresholds``), once per threshold crossed, after the batch that
-#: stores the new score has been written (and committed, unless the caller holds a
+#: stores the new score has been written (and committed, unless the caller has a
 #: transaction open). ``current > previous`` means the risk rose; receivers that
 #: start win-back journeys should check that. Not sent on a profile's first score
 #: (there is no ``previous``) or when the new run has no purchase score for the
@@ -56,7 +56,7 @@ def churn_risk_thresholds() -> tuple[float, ...]:
         if (
             isinstance(value, numbers.Real)
             and not isinstance(value, bool)
-            and 0 < value <= 1
+            and 0 < float(value) <= 1
         ):
             thresholds.add(float(value))
         else:

@@ -101,7 +101,8 @@ def compare_holdout(
     """Fit BG/NBD on the calibration period and predict the holdout period.
 
     Raises ``InsufficientHistory`` when the calibration period is too thin to fit.
-    A fit that does not converge is still compared; ``fit.converged`` says so.
+    A fit that does not converge is still compared, and ``fit.converged`` is
+    then False.
     """
     summary = summarise_transactions(
         customer_ids,
