@@ -50,6 +50,15 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
+    "AUDIENCE_PLATFORMS": {},
+    "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),
+    "AUDIENCE_SYNC_DELAY_AFTER_CHANGE": timedelta(minutes=15),
+    "AUDIENCE_SYNC_LOCK_TIMEOUT": timedelta(minutes=30),
+    "AUDIENCE_HTTP_TIMEOUT": timedelta(seconds=60),
+    "AUDIENCE_RETRY_MAX_ATTEMPTS": 5,
+    "AUDIENCE_RETRY_BASE_DELAY": timedelta(seconds=2),
+    "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
 }
 
 
