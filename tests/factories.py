@@ -39,3 +39,21 @@ class OrderEventFactory(EventFactory):
     currency = "EUR"
     object_type = "order"
     object_id = factory.Sequence(lambda n: f"order-{n}")
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Segment"
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    slug = factory.Sequence(lambda n: f"segment-{n}")
+
+
+class AudienceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Audience"
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    segment = factory.SubFactory(SegmentFactory)
+    platform = "meta"
+    external_id = factory.Sequence(lambda n: f"2385123456789{n:04d}")

@@ -443,16 +443,26 @@ def sync_audience(
 ) -> SyncRun | None:
     """Sync one audience now and return its run, or None if another run holds it.
 
+    Raises Audience.DoesNotExist if there is no audience ``audience_id``.
+
     Platform errors are recorded on the run and the audience, never raised. The
     returned run carries ``retry_after``: seconds after which a retry may succeed,
     or None when the run succeeded or retrying cannot help.
     """
     lease = acquire_lease(audience_id)
     if lease is None:
+        if not Audience.objects.filter(pk=audience_id).exists():
+            raise Audience.DoesNotExist(f"No ad audience with id {audience_id}.")
         logger.info("Audience %s: a sync is already running, skipped", audience_id)
         return None
     try:
         audience = Audience.objects.select_related("segment").get(pk=audience_id)
+        # A run still marked running lost its worker; its rows are resumed now.
+        SyncRun.objects.filter(audience=audience, status=SyncStatus.RUNNING).update(
+            status=SyncStatus.FAILED,
+            error="Interrupted before it finished; the next run resumed it.",
+            finished_at=timezone.now(),
+        )
         run = SyncRun.objects.create(audience=audience, trigger=trigger)
         Audience.objects.filter(pk=audience_id).update(last_status=SyncStatus.RUNNING)
         run.retry_after = None

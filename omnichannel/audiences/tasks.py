@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from omnichannel.audiences import services
-from omnichannel.audiences.models import SyncRun
+from omnichannel.audiences.models import Audience, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ def sync_audience(
     asks to wait, because they must not wait for the next schedule. Other runs
     leave retries to the schedule, which backs off after failures.
     """
-    run = services.sync_audience(audience_id, trigger, removals_only=removals_only)
+    try:
+        run = services.sync_audience(audience_id, trigger, removals_only=removals_only)
+    except Audience.DoesNotExist:
+        logger.warning("Audience %s was deleted before its sync ran", audience_id)
+        return "missing"
     request = self.request  # type: ignore[attr-defined]
     wants_retry = trigger == SyncRun.Trigger.ERASURE and not request.is_eager
     if run is None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.checks import CheckMessage, Error, Warning
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from omnichannel.conf import app_settings
 from omnichannel.exceptions import (
@@ -214,13 +215,13 @@ class AdPlatform:
         timeout = app_settings.AUDIENCE_HTTP_TIMEOUT.total_seconds()
         try:
             return self.session.request(method, url, timeout=timeout, **kwargs)
-        except (requests.ConnectTimeout, requests.exceptions.SSLError) as error:
-            raise PlatformUnavailable(
-                f"{self.key}: could not connect to {urlsplit(url).netloc} "
-                f"({type(error).__name__}).",
-                code="connect",
-            ) from None
         except requests.RequestException as error:
+            if _never_sent(error):
+                raise PlatformUnavailable(
+                    f"{self.key}: could not connect to {urlsplit(url).netloc} "
+                    f"({type(error).__name__}).",
+                    code="connect",
+                ) from None
             # The request may have reached the platform before the connection broke.
             raise PlatformUnavailable(
                 f"{self.key}: no answer from {urlsplit(url).netloc} "
@@ -269,6 +270,16 @@ class AdPlatform:
         base = app_settings.AUDIENCE_RETRY_BASE_DELAY.total_seconds()
         ceiling = min(maximum, base * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """Tell whether the connection failed before any byte of the request left."""
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(
+        reason, (NewConnectionError, ConnectTimeoutError)
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:
