@@ -42,10 +42,10 @@ class AdapterError(OmnichannelError, TypeError):
 class AudiencePlatformError(OmnichannelError, RuntimeError):
     """An ad platform rejected a request or could not be reached.
 
-    ``retryable`` tells whether the same request may succeed later (rate limit,
-    server error, timeout); ``retry_after`` is the wait in seconds the platform asked
-    for, if it named one. ``in_doubt`` is true when no answer came back, so the platform
-    may have applied the request. ``code`` is the platform's own error code or status.
+    ``retryable`` is true when the same request may succeed later (rate limit, server
+    error, timeout). ``retry_after`` is the wait in seconds the platform requested, if
+    it named one. ``in_doubt`` is true when no response came back, so the platform may
+    have applied the request. ``code`` is the platform's own error code or status.
     """
 
     retryable = False
@@ -76,7 +76,7 @@ class PlatformRateLimited(AudiencePlatformError):
 
 
 class PlatformUnavailable(AudiencePlatformError):
-    """The platform failed on its side or did not answer in time."""
+    """The platform failed on its side or did not respond in time."""
 
     retryable = True
 

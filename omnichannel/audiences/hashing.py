@@ -50,7 +50,7 @@ def normalise_email(value: str) -> str:
 
 
 def normalise_email_for_google(value: str) -> str:
-    """Return the address normalised as Google's Data Manager API asks.
+    """Return the address normalised as Google's Data Manager API requires.
 
     For gmail.com and googlemail.com addresses, the dots in the local part and a
     ``+tag`` suffix are removed, because Gmail delivers all those forms to one inbox.

@@ -142,8 +142,9 @@ class MemberState(models.TextChoices):
 class AudienceMember(models.Model):
     """One profile's place in one platform audience, with the hashes uploaded.
 
-    ``uploaded`` holds the hashed identifiers the platform has, so that a removal works
-    after erasure has wiped the raw ones; ``pending`` holds those still to upload. A
+    ``uploaded`` contains the hashed identifiers the platform has, so that a removal
+    works after erasure has wiped the raw ones. ``pending`` contains those still to
+    upload. A
     row is ``in_flight`` while a request carrying it has not been answered: if the
     process dies then, the next run treats the row as possibly uploaded.
     """

@@ -1,14 +1,16 @@
 """Keep each ad platform audience in step with its segment.
 
-A sync has two steps. Planning compares the segment's eligible members (open
-membership, ads consent at the time of the run, not erased, at least one identifier
-the platform can match) with the rows of :class:`AudienceMember` and marks who must
-be added or removed, in one transaction. Sending then works through those rows in
-batches: removals first, so that a changed identifier is removed before its new
-value is added, then additions, then removals that arrived meanwhile.
+A sync has two steps. Planning compares the segment's eligible members with the
+rows of :class:`AudienceMember` and marks who must be added or removed, in one
+transaction. Eligible members have an open membership, ads consent at the time of
+the run and at least one identifier the platform can match, and are not erased.
+
+Sending then works through those rows in batches: removals first, so that a changed
+identifier is removed before its new value is added, then additions, then removals
+that arrived meanwhile.
 
 Every batch is marked ``in_flight`` before its request and recorded after the
-answer, so a run that stops half-way leaves the rest pending and the next run
+response, so a run that stops half-way leaves the rest pending and the next run
 carries on without sending the recorded batches again.
 """
 
@@ -122,7 +124,7 @@ def on_platform(member: AudienceMember) -> MemberRow | None:
     if member.state in (State.ADDED, State.PENDING_REMOVE):
         return member.uploaded
     if member.state == State.PENDING_ADD and member.in_flight:
-        # A request carrying the row got no answer, so it may have been applied.
+        # A request carrying the row got no response, so it may have been applied.
         return member.pending
     return None
 
@@ -294,7 +296,7 @@ def send_batch(
     state: str,
     batch: Sequence[AudienceMember],
 ) -> None:
-    """Send one batch and record the platform's answer row by row."""
+    """Send one batch and record the platform's response row by row."""
     removing = state == State.PENDING_REMOVE
     ids = [member.id for member in batch]
     # A row without hashes has nothing to send and is recorded as it is.
@@ -441,7 +443,7 @@ def sync_audience(
     *,
     removals_only: bool = False,
 ) -> SyncRun | None:
-    """Sync one audience now and return its run, or None if another run holds it.
+    """Sync one audience now and return its run, or None if another run has the lease.
 
     Raises Audience.DoesNotExist if there is no audience ``audience_id``.
 

@@ -43,7 +43,7 @@ def sync_audience(
     """Sync one audience; return the run's status.
 
     Erasure runs are retried by Celery when the audience is busy or the platform
-    asks to wait, because they must not wait for the next schedule. Other runs
+    requests a wait, because they must not wait for the next schedule. Other runs
     leave retries to the schedule, which backs off after failures.
     """
     try:

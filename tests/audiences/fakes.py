@@ -2,7 +2,7 @@
 
 Each server checks every request against the documented shape (paths, methods,
 fields, SHA-256 hex values, batch limits, credentials), keeps the audiences' members
-so that tests can read what was uploaded, and answers with the platforms' documented
+so that tests can read what was uploaded, and responds with the platforms' documented
 success and error bodies. A request that breaks the documented shape is answered the
 way the platform would (400) and recorded in ``problems``; tests assert it is empty.
 """
@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -26,13 +27,14 @@ GOOGLE_IDENTIFIER_KEYS = {"emailAddress", "phoneNumber"}
 CONSENT_VALUES = {"CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"}
 
 
-class Answer:
-    """A scripted answer: status, JSON body and headers."""
+class ScriptedResponse:
+    """A scripted answer: status, JSON body, headers and a delay in seconds."""
 
-    def __init__(self, status, body, headers=None):
+    def __init__(self, status, body, headers=None, delay=0.0):
         self.status = status
         self.body = body
         self.headers = headers or {}
+        self.delay = delay
 
 
 class FakeServer:
@@ -79,8 +81,8 @@ class FakeServer:
         self.httpd.server_close()
         self.thread.join(timeout=5)
 
-    def answer_next(self, answer, times=1):
-        """Answer the next ``times`` platform requests with ``answer``."""
+    def respond_next(self, answer, times=1):
+        """Respond to the next ``times`` platform requests with ``answer``."""
         for _ in range(times):
             self.script.append(answer)
 
@@ -89,14 +91,19 @@ class FakeServer:
         raw = handler.rfile.read(length) if length else b""
         with self.lock:
             answer = self.handle(method, handler.path, handler.headers, raw)
+        if answer.delay:
+            time.sleep(answer.delay)
         body = json.dumps(answer.body).encode()
-        handler.send_response(answer.status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in answer.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
+        try:
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            for name, value in answer.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # The client timed out and closed the connection.
 
     def problem(self, text):
         self.problems.append(text)
@@ -184,7 +191,7 @@ class FakeMeta(FakeServer):
                 self.add_counts[(audience_id, key)] += 1
             else:
                 self.members[audience_id].discard(key)
-        return Answer(
+        return ScriptedResponse(
             200,
             {
                 "audience_id": audience_id,
@@ -230,7 +237,7 @@ class FakeMeta(FakeServer):
         error = {"message": message, "type": kind, "code": code, "fbtrace_id": "Afake"}
         if subcode:
             error["error_subcode"] = subcode
-        return Answer(status, {"error": error})
+        return ScriptedResponse(status, {"error": error})
 
     def audience(self, audience_id):
         """Return the members of an audience as a set of {schema key: hash} dicts."""
@@ -250,7 +257,7 @@ def meta_rate_limited(minutes=0):
             }
         ]
     }
-    return Answer(
+    return ScriptedResponse(
         400,
         {
             "error": {
@@ -268,7 +275,7 @@ def meta_rate_limited(minutes=0):
 
 def meta_unavailable():
     """Meta's answer for a temporary failure (code 2, transient)."""
-    return Answer(
+    return ScriptedResponse(
         503,
         {
             "error": {
@@ -359,7 +366,7 @@ class FakeGoogle(FakeServer):
                         }
                     )
         if violations:
-            return Answer(
+            return ScriptedResponse(
                 400,
                 {
                     "error": {
@@ -387,7 +394,7 @@ class FakeGoogle(FakeServer):
                 self.add_counts[(destination, key)] += 1
             else:
                 self.members[destination].discard(key)
-        return Answer(200, {"requestId": str(uuid.uuid4())})
+        return ScriptedResponse(200, {"requestId": str(uuid.uuid4())})
 
     def check_body(self, body, ingest):
         """Return what breaks the documented request shape, or an empty string."""
@@ -449,7 +456,7 @@ class FakeGoogle(FakeServer):
         form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             self.problem(f"grant_type {form.get('grant_type')!r}")
-            return Answer(400, {"error": "unsupported_grant_type"})
+            return ScriptedResponse(400, {"error": "unsupported_grant_type"})
         try:
             claims = jwt.decode(
                 form.get("assertion", ""),
@@ -458,21 +465,21 @@ class FakeGoogle(FakeServer):
                 audience=self.token_url,
             )
         except jwt.PyJWTError as error:
-            return Answer(
+            return ScriptedResponse(
                 400, {"error": "invalid_grant", "error_description": str(error)}
             )
         if claims.get("iss") != self.client_email or claims.get("scope") != self.SCOPE:
             self.problem(f"claims {claims}")
-            return Answer(400, {"error": "invalid_scope"})
+            return ScriptedResponse(400, {"error": "invalid_scope"})
         self.issued += 1
         token = f"issued-token-{self.issued}"
         self.tokens.add(token)
-        return Answer(
+        return ScriptedResponse(
             200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
         )
 
     def error(self, status, code, message, details=None):
-        return Answer(
+        return ScriptedResponse(
             status,
             {
                 "error": {
@@ -490,7 +497,7 @@ class FakeGoogle(FakeServer):
 
 def google_rate_limited(seconds=1):
     """Google's answer when the quota is exhausted, with a RetryInfo detail."""
-    return Answer(
+    return ScriptedResponse(
         429,
         {
             "error": {
@@ -509,7 +516,7 @@ def google_rate_limited(seconds=1):
 
 
 def google_unavailable():
-    return Answer(
+    return ScriptedResponse(
         503,
         {
             "error": {
@@ -522,7 +529,7 @@ def google_unavailable():
 
 
 def google_permission_denied():
-    return Answer(
+    return ScriptedResponse(
         403,
         {
             "error": {

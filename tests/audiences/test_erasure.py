@@ -109,7 +109,7 @@ def test_erasure_retried_by_schedule_after_failure(
     services.sync_audience(audience.pk)
     audience.is_active = False
     audience.save()
-    meta_server.answer_next(meta_rate_limited(minutes=30))
+    meta_server.respond_next(meta_rate_limited(minutes=30))
 
     with django_capture_on_commit_callbacks(execute=True):
         erase(anna)

@@ -150,7 +150,7 @@ def test_google_static_token_accepted(set_options, google_server):
     assert google_server.requests[0]["authorization"] == "Bearer static-google-token"
 
 
-def test_google_wrong_key_refused_by_token_endpoint(
+def test_google_wrong_key_rejected_by_token_endpoint(
     set_options, google_server, service_account
 ):
     from cryptography.hazmat.primitives import serialization
@@ -164,7 +164,7 @@ def test_google_wrong_key_refused_by_token_endpoint(
     ).decode()
     set_options("google", SERVICE_ACCOUNT_INFO={**service_account, "private_key": pem})
 
-    with pytest.raises(PlatformAuthError, match="token endpoint refused"):
+    with pytest.raises(PlatformAuthError, match="token endpoint rejected"):
         get_platform("google").add_members(AUDIENCE, [email_row(1)])
     assert google_server.requests == []
 
@@ -200,7 +200,7 @@ def test_google_malformed_key_rejected(set_options, google_server):
 
 
 def test_google_rate_limit_retried(platforms, google_server, waits):
-    google_server.answer_next(google_rate_limited(seconds=7))
+    google_server.respond_next(google_rate_limited(seconds=7))
 
     get_platform("google").add_members(AUDIENCE, [email_row(1)])
 
@@ -209,7 +209,7 @@ def test_google_rate_limit_retried(platforms, google_server, waits):
 
 
 def test_google_rate_limit_exhausted(platforms, google_server, waits):
-    google_server.answer_next(google_rate_limited(seconds=1), times=3)
+    google_server.respond_next(google_rate_limited(seconds=1), times=3)
 
     with pytest.raises(PlatformRateLimited) as caught:
         get_platform("google").add_members(AUDIENCE, [email_row(1)])
@@ -219,7 +219,7 @@ def test_google_rate_limit_exhausted(platforms, google_server, waits):
 
 
 def test_google_unavailable_backs_off(platforms, google_server, waits, settings):
-    google_server.answer_next(google_unavailable(), times=2)
+    google_server.respond_next(google_unavailable(), times=2)
 
     get_platform("google").add_members(AUDIENCE, [email_row(1)])
 
@@ -228,14 +228,14 @@ def test_google_unavailable_backs_off(platforms, google_server, waits, settings)
 
 
 def test_google_unavailable_gives_up(platforms, google_server):
-    google_server.answer_next(google_unavailable(), times=3)
+    google_server.respond_next(google_unavailable(), times=3)
 
     with pytest.raises(PlatformUnavailable):
         get_platform("google").add_members(AUDIENCE, [email_row(1)])
 
 
 def test_google_permission_denied(platforms, google_server):
-    google_server.answer_next(google_permission_denied())
+    google_server.respond_next(google_permission_denied())
 
     with pytest.raises(PlatformAuthError, match="LOGIN_ACCOUNT_ID"):
         get_platform("google").add_members(AUDIENCE, [email_row(1)])
@@ -268,7 +268,7 @@ def test_google_terms_not_accepted(set_options, google_server):
 
 
 def test_google_credentials_never_logged(platforms, google_server, all_logs):
-    google_server.answer_next(google_unavailable())
+    google_server.respond_next(google_unavailable())
 
     get_platform("google").add_members(AUDIENCE, [email_row(1)])
 

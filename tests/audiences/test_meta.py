@@ -15,7 +15,7 @@ from omnichannel.exceptions import (
     PlatformUnavailable,
 )
 from tests.audiences.conftest import META_APP_SECRET, META_TOKEN
-from tests.audiences.fakes import Answer, meta_rate_limited, meta_unavailable
+from tests.audiences.fakes import ScriptedResponse, meta_rate_limited, meta_unavailable
 
 AUDIENCE = Audience(external_id="23851234567890123")
 
@@ -63,7 +63,7 @@ def test_meta_remove_uses_delete(platforms, meta_server):
     assert meta_server.audience(AUDIENCE.external_id) == [rows[1]]
 
 
-def test_meta_batch_above_limit_refused(platforms, meta_server):
+def test_meta_batch_above_limit_rejected(platforms, meta_server):
     rows = [email_row(n) for n in range(10_001)]
 
     with pytest.raises(ValueError, match="batch size 10000"):
@@ -95,7 +95,7 @@ def test_meta_expired_token_not_retried(set_options, meta_server, waits):
 
 
 def test_meta_rate_limit_retried_after_named_wait(platforms, meta_server, waits):
-    meta_server.answer_next(meta_rate_limited(minutes=1))
+    meta_server.respond_next(meta_rate_limited(minutes=1))
 
     result = get_platform("meta").add_members(AUDIENCE, [email_row(1)])
 
@@ -106,7 +106,7 @@ def test_meta_rate_limit_retried_after_named_wait(platforms, meta_server, waits)
 
 
 def test_meta_rate_limit_longer_than_max_raised(platforms, meta_server, waits):
-    meta_server.answer_next(meta_rate_limited(minutes=30))
+    meta_server.respond_next(meta_rate_limited(minutes=30))
 
     with pytest.raises(PlatformRateLimited) as caught:
         get_platform("meta").add_members(AUDIENCE, [email_row(1)])
@@ -117,7 +117,7 @@ def test_meta_rate_limit_longer_than_max_raised(platforms, meta_server, waits):
 
 
 def test_meta_transient_error_backs_off(platforms, meta_server, waits):
-    meta_server.answer_next(meta_unavailable(), times=2)
+    meta_server.respond_next(meta_unavailable(), times=2)
 
     get_platform("meta").add_members(AUDIENCE, [email_row(1)])
 
@@ -126,7 +126,7 @@ def test_meta_transient_error_backs_off(platforms, meta_server, waits):
 
 
 def test_meta_transient_error_gives_up(platforms, meta_server, waits):
-    meta_server.answer_next(meta_unavailable(), times=3)
+    meta_server.respond_next(meta_unavailable(), times=3)
 
     with pytest.raises(PlatformUnavailable) as caught:
         get_platform("meta").add_members(AUDIENCE, [email_row(1)])
@@ -137,8 +137,8 @@ def test_meta_transient_error_gives_up(platforms, meta_server, waits):
 
 
 def test_meta_invalid_parameter_rejected(platforms, meta_server):
-    meta_server.answer_next(
-        Answer(
+    meta_server.respond_next(
+        ScriptedResponse(
             400,
             {
                 "error": {
@@ -191,7 +191,7 @@ def test_meta_token_from_environment(set_options, meta_server, monkeypatch):
 
 
 def test_meta_token_never_logged(platforms, meta_server, all_logs):
-    meta_server.answer_next(meta_unavailable())
+    meta_server.respond_next(meta_unavailable())
 
     platform = get_platform("meta")
     platform.add_members(AUDIENCE, [email_row(1)])

@@ -18,7 +18,7 @@ from omnichannel.consent.models import Channel
 from omnichannel.consent.services import record_consent
 from omnichannel.profiles.models import Profile
 from omnichannel.segments.models import SegmentMembership
-from tests.audiences.fakes import meta_rate_limited, meta_unavailable
+from tests.audiences.fakes import ScriptedResponse, meta_rate_limited, meta_unavailable
 from tests.audiences.helpers import (
     GOOGLE_LIST,
     customer,
@@ -247,7 +247,7 @@ def test_sync_resumes_without_adding_twice(platforms, set_options, meta_server):
         # Two batches succeed, then the platform fails every attempt of the third.
         batches.append(args)
         if len(batches) == 3:
-            meta_server.answer_next(meta_unavailable(), times=3)
+            meta_server.respond_next(meta_unavailable(), times=3)
         return add_members(*args, **kwargs)
 
     platform.add_members = fail_third_batch
@@ -391,7 +391,7 @@ def test_sync_long_rate_limit_postpones_next_run(platforms, meta_server):
     segment = SegmentFactory()
     customer(segment, email="anna.example@example.com")
     audience = meta_audience(segment)
-    meta_server.answer_next(meta_rate_limited(minutes=30))
+    meta_server.respond_next(meta_rate_limited(minutes=30))
 
     run = sync(audience)
 
@@ -498,3 +498,31 @@ def test_sync_deleted_profile_removed(platforms, meta_server):
     assert member.profile is None
     assert member.state == MemberState.REMOVED
     assert meta_server.audience(audience.external_id) == []
+
+
+def test_sync_timeout_keeps_row_in_doubt(platforms, settings, meta_server):
+    settings.OMNICHANNEL = {
+        **platforms,
+        "AUDIENCE_HTTP_TIMEOUT": timedelta(seconds=0.2),
+        "AUDIENCE_RETRY_MAX_ATTEMPTS": 1,
+    }
+    segment = SegmentFactory()
+    customer(segment, email="slow@example.com")
+    audience = meta_audience(segment)
+    ok = {"audience_id": audience.external_id, "num_received": 1}
+    meta_server.respond_next(ScriptedResponse(200, ok, delay=0.5))
+
+    run = sync(audience)
+
+    assert run.status == SyncStatus.FAILED
+    assert "no response" in run.error
+    member = AudienceMember.objects.get(audience=audience)
+    assert member.state == MemberState.PENDING_ADD
+    assert member.in_flight is True
+
+    resumed = sync(audience)
+
+    assert resumed.status == SyncStatus.OK
+    member.refresh_from_db()
+    assert member.state == MemberState.ADDED
+    assert member.in_flight is False

@@ -67,10 +67,10 @@ class Secret:
 
 @dataclass
 class BatchResult:
-    """What the platform reported for one add or remove request.
+    """The platform's report on one add or remove request.
 
     ``invalid`` maps the index of a row in the request to the platform's reason for
-    rejecting it; every other row was accepted.
+    rejecting it. Every other row was accepted.
     """
 
     received: int
@@ -211,7 +211,7 @@ class AdPlatform:
     # HTTP
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one HTTP request; raise PlatformUnavailable if no answer arrives."""
+        """Send one HTTP request; raise PlatformUnavailable if no response arrives."""
         timeout = app_settings.AUDIENCE_HTTP_TIMEOUT.total_seconds()
         try:
             return self.session.request(method, url, timeout=timeout, **kwargs)
@@ -224,7 +224,7 @@ class AdPlatform:
                 ) from None
             # The request may have reached the platform before the connection broke.
             raise PlatformUnavailable(
-                f"{self.key}: no answer from {urlsplit(url).netloc} "
+                f"{self.key}: no response from {urlsplit(url).netloc} "
                 f"({type(error).__name__}).",
                 code="no_answer",
                 in_doubt=True,
@@ -235,8 +235,9 @@ class AdPlatform:
 
         The wait doubles from ``AUDIENCE_RETRY_BASE_DELAY`` up to
         ``AUDIENCE_RETRY_MAX_DELAY``, with random jitter over its upper half. A wait the
-        platform asks for is honoured; one longer than the maximum ends the retries,
-        so that the caller can reschedule the work instead of blocking a worker.
+        platform requests is honoured, but one longer than the maximum ends the
+        retries, so that the caller can reschedule the work instead of blocking a
+        worker.
         """
         attempts = max(1, int(app_settings.AUDIENCE_RETRY_MAX_ATTEMPTS))
         for attempt in range(1, attempts + 1):

@@ -5,7 +5,7 @@ Google Ads API. Members are added with ``POST /v1/audienceMembers:ingest`` and r
 with ``POST /v1/audienceMembers:remove``, at most 10,000 members per request. Each
 request names its ``destinations`` (the Google Ads account and the user list id), the
 ``audienceMembers`` with their hashed ``userData.userIdentifiers`` and the
-``encoding`` of the hashes (``HEX``); an ingest also carries the ``consent`` and the
+``encoding`` of the hashes (``HEX``). An ingest also carries the ``consent`` and the
 Customer Match ``termsOfService``. Sources: the Data Manager API reference for
 ``IngestAudienceMembersRequest`` and ``RemoveAudienceMembersRequest`` and its guide
 "Format user data".
@@ -74,7 +74,7 @@ _ACCOUNT = re.compile(r"^\d{10}$")
 
 
 class RowsRejected(PlatformRequestRejected):
-    """A 400 answer that names the members it rejected (index -> reason)."""
+    """A 400 response that names the members it rejected (index -> reason)."""
 
     def __init__(self, message: str, rows: dict[int, str], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -149,7 +149,7 @@ class GooglePlatform(AdPlatform):
             messages.append(
                 Warning(
                     f"{where}['CUSTOMER_MATCH_TERMS_ACCEPTED'] is not True, so "
-                    "uploads to Google Customer Match are refused.",
+                    "uploads to Google Customer Match are rejected before sending.",
                     hint="Accept the Customer Match terms in Google Ads, then set the "
                     "option to True.",
                     id="omnichannel.W081",
@@ -261,7 +261,9 @@ class GooglePlatform(AdPlatform):
             )
             if response.status_code == 401 and not renewed and self._renewable():
                 logger.info(
-                    "Audience platform %s: access token refused, renewing it", self.key
+                    "Audience platform %s: access token rejected (401), "
+                    "requesting a new one",
+                    self.key,
                 )
                 continue
             if response.status_code >= 400:
@@ -401,7 +403,7 @@ class GooglePlatform(AdPlatform):
                 body.get("error_description") or body.get("error") or response.reason
             )
             raise PlatformAuthError(
-                f"{self.key}: the token endpoint refused the service account: "
+                f"{self.key}: the token endpoint rejected the service account: "
                 f"{reason}.",
                 code=str(body.get("error") or response.status_code),
             )

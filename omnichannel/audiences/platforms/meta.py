@@ -3,7 +3,7 @@
 Members are added with ``POST /{version}/{audience_id}/users`` and removed with
 ``DELETE`` on the same path. Both take a form field ``payload``, a JSON object
 ``{"schema": [...], "data": [[...], ...]}`` of at most 10,000 rows, where each row
-holds the SHA-256 hex digests of one person's identifiers in schema order. Sources:
+contains the SHA-256 hex digests of one person's identifiers in schema order. Sources:
 Meta's Marketing API reference for ``/{custom_audience_id}/users`` and its guide
 "Customer File Custom Audiences" (Graph API v25.0).
 
