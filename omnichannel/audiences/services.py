@@ -47,7 +47,7 @@ from omnichannel.segments.models import SegmentMembership
 logger = logging.getLogger(__name__)
 
 State = MemberState
-READ_CHUNK = 2000
+READ_CHUNK = 10_000
 WRITE_CHUNK = 500
 MAX_REQUEST_IDS = 100
 # Back-off after failed runs: 5, 10, 20 ... minutes, never beyond the sync interval.
@@ -119,7 +119,25 @@ def segment_size(audience: Audience) -> int:
 # Planning
 
 
-def on_platform(member: AudienceMember) -> MemberRow | None:
+@dataclass
+class PlannedRow:
+    """The planning fields of one AudienceMember row, read without building a model."""
+
+    id: int
+    profile_id: int | None
+    state: str
+    pending: MemberRow | None
+    uploaded: MemberRow | None
+    in_flight: bool
+    error: str
+    removed_at: datetime | None
+
+
+#: An AudienceMember, or the PlannedRow read in its place while planning.
+Member = AudienceMember | PlannedRow
+
+
+def on_platform(member: Member) -> MemberRow | None:
     """Return the hashes the platform may hold for this member, or None."""
     if member.state in (State.ADDED, State.PENDING_REMOVE):
         return member.uploaded
@@ -129,7 +147,7 @@ def on_platform(member: AudienceMember) -> MemberRow | None:
     return None
 
 
-def want(member: AudienceMember, hashes: MemberRow) -> bool:
+def want(member: Member, hashes: MemberRow) -> bool:
     """Move ``member`` towards the platform holding ``hashes``; tell if it changed."""
     held = on_platform(member)
     if held is None:
@@ -152,7 +170,7 @@ def want(member: AudienceMember, hashes: MemberRow) -> bool:
     return True
 
 
-def drop(member: AudienceMember) -> bool:
+def drop(member: Member) -> bool:
     """Move ``member`` towards being off the platform; tell if changed."""
     held = on_platform(member)
     if held is None:
@@ -168,7 +186,7 @@ def drop(member: AudienceMember) -> bool:
 
 
 def _set(
-    member: AudienceMember,
+    member: Member,
     state: str,
     *,
     pending: MemberRow | None,
@@ -195,19 +213,22 @@ def plan_audience(audience: Audience, platform: AdPlatform, at: datetime) -> Pla
     plan.eligible = len(desired)
 
     with transaction.atomic():
-        members = AudienceMember.objects.select_for_update().filter(audience=audience)
+        rows = AudienceMember.objects.filter(audience=audience).values_list(
+            "id", "profile_id", *PLAN_FIELDS
+        )
         changed: list[AudienceMember] = []
         seen: set[int] = set()
-        for member in members.only(*PLAN_FIELDS, "profile_id", "audience_id"):
-            hashes = desired.get(member.profile_id) if member.profile_id else None
+        for values in rows.iterator(chunk_size=READ_CHUNK):
+            row = PlannedRow(*values)
+            hashes = desired.get(row.profile_id) if row.profile_id else None
             if hashes is not None:
-                seen.add(member.profile_id)
-                moved = want(member, hashes)
+                seen.add(row.profile_id)
+                moved = want(row, hashes)
             else:
-                moved = drop(member)
+                moved = drop(row)
             if moved:
-                member.updated_at = at
-                changed.append(member)
+                fields = {name: getattr(row, name) for name in PLAN_FIELDS}
+                changed.append(AudienceMember(id=row.id, updated_at=at, **fields))
         created = [
             AudienceMember(
                 audience=audience,
@@ -276,10 +297,15 @@ def pending_batches(
     audience: Audience, state: str, size: int
 ) -> Iterator[list[AudienceMember]]:
     """Yield the rows in ``state`` in id order, ``size`` at a time."""
+    rows = AudienceMember.objects.filter(audience=audience, state=state)
+    if state == State.PENDING_ADD:
+        # A profile erased after planning is never uploaded. Planning reads without
+        # row locks, so this check closes the gap before the erasure's own removal.
+        rows = rows.exclude(profile__erased_at__isnull=False)
     after = 0
     while True:
         batch = list(
-            AudienceMember.objects.filter(audience=audience, state=state, id__gt=after)
+            rows.filter(id__gt=after)
             .order_by("id")
             .only("id", "profile_id", "pending", "uploaded")[:size]
         )

@@ -137,3 +137,20 @@ def test_erasure_without_audiences_is_quiet(
         erase(profile)
 
     assert callbacks == []
+
+
+def test_erasure_after_planning_blocks_upload(platforms, meta_server):
+    segment = SegmentFactory()
+    anna = customer(segment, email="anna.example@example.com")
+    audience = meta_audience(segment)
+    platform = services.get_platform("meta")
+    services.plan_audience(audience, platform, timezone.now())
+    Profile.objects.filter(pk=anna.pk).update(email="", erased_at=timezone.now())
+    lease = services.acquire_lease(audience.pk)
+    run = SyncRun.objects.create(audience=audience, trigger=SyncRun.Trigger.COMMAND)
+
+    services.send_pending(audience, platform, run, lease)
+
+    assert meta_server.requests == []
+    member = AudienceMember.objects.get(profile=anna)
+    assert member.state == MemberState.PENDING_ADD
