@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -37,9 +38,7 @@ def queue_syncs(audience_ids: Iterable[int]) -> int:
     count = 0
     for audience_id in audience_ids:
         transaction.on_commit(
-            lambda audience_id=audience_id: sync_audience.delay(
-                audience_id, SyncRun.Trigger.ADMIN
-            )
+            partial(sync_audience.delay, audience_id, SyncRun.Trigger.ADMIN)
         )
         count += 1
     return count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.core.cache import cache
@@ -31,8 +32,11 @@ def remove_erased_profile(sender: Any, profile: Profile, **kwargs: Any) -> None:
         )
     for audience_id in audience_ids:
         transaction.on_commit(
-            lambda audience_id=audience_id: sync_audience.delay(
-                audience_id, SyncRun.Trigger.ERASURE, removals_only=True
+            partial(
+                sync_audience.delay,
+                audience_id,
+                SyncRun.Trigger.ERASURE,
+                removals_only=True,
             )
         )
 

@@ -220,10 +220,10 @@ def plan_audience(audience: Audience, platform: AdPlatform, at: datetime) -> Pla
         seen: set[int] = set()
         for values in rows.iterator(chunk_size=READ_CHUNK):
             row = PlannedRow(*values)
-            hashes = desired.get(row.profile_id) if row.profile_id else None
-            if hashes is not None:
+            wanted = desired.get(row.profile_id) if row.profile_id else None
+            if row.profile_id is not None and wanted is not None:
                 seen.add(row.profile_id)
-                moved = want(row, hashes)
+                moved = want(row, wanted)
             else:
                 moved = drop(row)
             if moved:
@@ -326,11 +326,11 @@ def send_batch(
     removing = state == State.PENDING_REMOVE
     ids = [member.id for member in batch]
     # A row without hashes has nothing to send and is recorded as it is.
-    sent = [
-        (member.id, member.uploaded if removing else member.pending)
-        for member in batch
-        if (member.uploaded if removing else member.pending)
-    ]
+    sent: list[tuple[int, MemberRow]] = []
+    for member in batch:
+        row = member.uploaded if removing else member.pending
+        if row:
+            sent.append((member.id, row))
     _update(ids, in_flight=True)
     result = BatchResult(received=0)
     try:

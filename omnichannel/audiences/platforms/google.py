@@ -28,6 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,7 +231,7 @@ class GooglePlatform(AdPlatform):
             body = self.request_body(method, audience, [rows[i] for i in remaining])
             try:
                 answer = self.call_with_retries(
-                    lambda body=body: self._post(method, body),
+                    partial(self._post, method, body),
                     f"{method} with {len(remaining)} members",
                 )
             except RowsRejected as error:
