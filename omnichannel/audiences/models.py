@@ -144,9 +144,8 @@ class AudienceMember(models.Model):
 
     ``uploaded`` contains the hashed identifiers the platform has, so that a removal
     works after erasure has wiped the raw ones. ``pending`` contains those still to
-    upload. A
-    row is ``in_flight`` while a request carrying it has not been answered: if the
-    process dies then, the next run treats the row as possibly uploaded.
+    upload. A row is ``in_flight`` while a request carrying it has no response yet. If
+    the process dies then, the next run treats the row as possibly uploaded.
     """
 
     audience = models.ForeignKey(

@@ -3,8 +3,9 @@
 Each server checks every request against the documented shape (paths, methods,
 fields, SHA-256 hex values, batch limits, credentials), keeps the audiences' members
 so that tests can read what was uploaded, and responds with the platforms' documented
-success and error bodies. A request that breaks the documented shape is answered the
-way the platform would (400) and recorded in ``problems``; tests assert it is empty.
+success and error bodies. A request that breaks the documented shape gets the 400
+response the platform would send and is recorded in ``problems``, which tests assert
+to be empty.
 """
 
 import collections

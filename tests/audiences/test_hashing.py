@@ -199,3 +199,10 @@ def test_email_invalid_message_hides_value():
 def test_gmail_empty_local_part_rejected():
     with pytest.raises(InvalidIdentifier):
         normalise_email_for_google("+tag@gmail.com")
+
+
+def test_phone_country_lower_case_read():
+    contact = Contact(1, phone="07700 900123", country="gb")
+
+    assert google().hash_contact(contact) == {"phoneNumber": DIGESTS["+447700900123"]}
+    assert meta().hash_contact(contact)["PHONE"] == DIGESTS["447700900123"]

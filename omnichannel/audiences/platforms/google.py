@@ -123,7 +123,8 @@ class GooglePlatform(AdPlatform):
                 pass
         if contact.phone:
             try:
-                e164 = normalise_phone_e164(contact.phone, contact.country or None)
+                region = contact.country.strip().upper() or None
+                e164 = normalise_phone_e164(contact.phone, region)
                 row["phoneNumber"] = sha256_hex(e164)
             except InvalidIdentifier:
                 pass
@@ -447,7 +448,11 @@ def _retry_delay(response: requests.Response, details: list[dict]) -> float | No
 
 
 def _rejected_members(details: list[dict], members: int) -> dict[int, str]:
-    """Map ``google.rpc.BadRequest`` field violations to member indices."""
+    """Map ``google.rpc.BadRequest`` field violations to member indices.
+
+    NOTE: the field path is taken from Google's error model, not from a recorded
+    response, so both ``audience_members[i]`` and ``audienceMembers[i]`` match.
+    """
     rows: dict[int, str] = {}
     for detail in details:
         if not str(detail.get("@type", "")).endswith("google.rpc.BadRequest"):

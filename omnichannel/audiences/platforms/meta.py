@@ -100,7 +100,8 @@ class MetaPlatform(AdPlatform):
                 pass
         if contact.phone:
             try:
-                e164 = normalise_phone_e164(contact.phone, contact.country or None)
+                region = contact.country.strip().upper() or None
+                e164 = normalise_phone_e164(contact.phone, region)
                 row["PHONE"] = sha256_hex(phone_digits(e164))
             except InvalidIdentifier:
                 pass
@@ -137,6 +138,8 @@ class MetaPlatform(AdPlatform):
 
     def payload(self, rows: Sequence[MemberRow]) -> dict[str, Any]:
         """Build the ``payload`` object: the schema columns present, one row each."""
+        # NOTE: a value missing from a row is sent as "", as in Meta's multi-key
+        # examples. The reference does not state how Meta reads an empty column.
         schema = [key for key in SCHEMA if any(key in row for row in rows)]
         data = [[row.get(key, "") for key in schema] for row in rows]
         return {"schema": schema, "data": data}
