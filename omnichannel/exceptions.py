@@ -39,6 +39,23 @@ class AdapterError(OmnichannelError, TypeError):
     """A shop adapter returned a value of the wrong shape."""
 
 
+class ExperimentError(OmnichannelError, ValueError):
+    """An experiment or one of its variants is set up in a way that cannot run.
+
+    ``field`` names the offending field (``weight``, ``holdout_share``, ...) when one
+    field is to blame, so that forms can attach the message to it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class InsufficientData(OmnichannelError, ValueError):
+    """A statistic cannot be computed from the counts given (an empty group, say)."""
+
+
 class AudiencePlatformError(OmnichannelError, RuntimeError):
     """An ad platform rejected a request or could not be reached.
 

@@ -33,6 +33,9 @@ def sync_due_audiences() -> int:
     name="omnichannel.audiences.sync_audience",
     ignore_result=True,
     max_retries=5,
+    # A run is resumable, so a run lost with its worker is simply delivered again.
+    acks_late=True,
+    reject_on_worker_lost=True,
 )
 def sync_audience(
     self: object,
