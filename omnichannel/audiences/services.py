@@ -149,8 +149,8 @@ def on_platform(member: Member) -> MemberRow | None:
 
 def want(member: Member, hashes: MemberRow) -> bool:
     """Move ``member`` towards the platform holding ``hashes``; tell if it changed."""
-    held = on_platform(member)
-    if held is None:
+    platform_hashes = on_platform(member)
+    if platform_hashes is None:
         if (
             member.state in (State.PENDING_ADD, State.REJECTED)
             and member.pending == hashes
@@ -158,7 +158,7 @@ def want(member: Member, hashes: MemberRow) -> bool:
             return False
         _set(member, State.PENDING_ADD, pending=hashes, uploaded=None)
         return True
-    if held == hashes and member.state in (State.ADDED, State.PENDING_ADD):
+    if platform_hashes == hashes and member.state in (State.ADDED, State.PENDING_ADD):
         return False
     if member.state == State.PENDING_REMOVE:
         if member.pending == hashes:
@@ -166,14 +166,14 @@ def want(member: Member, hashes: MemberRow) -> bool:
         member.pending = hashes
         return True
     # The identifiers changed: remove what the platform holds, then add the new ones.
-    _set(member, State.PENDING_REMOVE, pending=hashes, uploaded=held)
+    _set(member, State.PENDING_REMOVE, pending=hashes, uploaded=platform_hashes)
     return True
 
 
 def drop(member: Member) -> bool:
     """Move ``member`` towards being off the platform; tell if changed."""
-    held = on_platform(member)
-    if held is None:
+    platform_hashes = on_platform(member)
+    if platform_hashes is None:
         if member.state == State.REMOVED and not member.pending and not member.uploaded:
             return False
         _set(member, State.REMOVED, pending=None, uploaded=None)
@@ -181,7 +181,7 @@ def drop(member: Member) -> bool:
         return True
     if member.state == State.PENDING_REMOVE and member.pending is None:
         return False
-    _set(member, State.PENDING_REMOVE, pending=None, uploaded=held)
+    _set(member, State.PENDING_REMOVE, pending=None, uploaded=platform_hashes)
     return True
 
 
@@ -220,10 +220,10 @@ def plan_audience(audience: Audience, platform: AdPlatform, at: datetime) -> Pla
         seen: set[int] = set()
         for values in rows.iterator(chunk_size=READ_CHUNK):
             row = PlannedRow(*values)
-            wanted = desired.get(row.profile_id) if row.profile_id else None
-            if row.profile_id is not None and wanted is not None:
+            target_hashes = desired.get(row.profile_id) if row.profile_id else None
+            if row.profile_id is not None and target_hashes is not None:
                 seen.add(row.profile_id)
-                moved = want(row, wanted)
+                moved = want(row, target_hashes)
             else:
                 moved = drop(row)
             if moved:
@@ -435,14 +435,14 @@ def acquire_lease(audience_id: int) -> str | None:
     """Take the audience's lease; return its token, or None if another run holds it."""
     now = timezone.now()
     token = uuid.uuid4().hex
-    taken = (
+    acquired = (
         Audience.objects.filter(pk=audience_id)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .update(
             locked_until=now + app_settings.AUDIENCE_SYNC_LOCK_TIMEOUT, lock_token=token
         )
     )
-    return token if taken else None
+    return token if acquired else None
 
 
 def renew_lease(audience_id: int, token: str) -> bool:
