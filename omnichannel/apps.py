@@ -9,6 +9,8 @@ class OmnichannelConfig(AppConfig):
 
     def ready(self) -> None:
         from omnichannel import checks, receivers  # noqa: F401
+        from omnichannel.audiences import receivers as audience_receivers
         from omnichannel.integrations import registry
 
         registry.connect_adapters()
+        audience_receivers.connect()

@@ -63,6 +63,19 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Predictions (BG/NBD, Gamma-Gamma, send time, channel affinity)
+    "PREDICTIONS_AT_RISK_FROM": 0.5,
+    "PREDICTIONS_CHURNING_FROM": 0.8,
+    "PREDICTIONS_CHURN_RISK_THRESHOLDS": [0.5, 0.8],
+    "PREDICTIONS_ANNUAL_DISCOUNT_RATE": 0.1,
+    "PREDICTIONS_MIN_CUSTOMERS": 100,
+    "PREDICTIONS_MIN_REPEAT_CUSTOMERS": 20,
+    "PREDICTIONS_PENALIZER": 0.0,
+    "PREDICTIONS_BATCH_SIZE": 5000,
+    "PREDICTIONS_ENGAGEMENT_DAYS": 365,
+    "PREDICTIONS_SEND_TIME_PRIOR_STRENGTH": None,
+    "PREDICTIONS_FIT_SCHEDULE": "0 2 * * 0",
+    "PREDICTIONS_SCORE_SCHEDULE": "30 2 * * *",
     # Journeys
     "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
     "STAFF_NOTIFICATION_EMAILS": [],
@@ -74,6 +87,15 @@ DEFAULTS: dict[str, Any] = {
     "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
     "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
     "ANALYTICS_CACHE_SECONDS": 600,
+    # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
+    "AUDIENCE_PLATFORMS": {},
+    "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),
+    "AUDIENCE_SYNC_DELAY_AFTER_CHANGE": timedelta(minutes=15),
+    "AUDIENCE_SYNC_LOCK_TIMEOUT": timedelta(minutes=30),
+    "AUDIENCE_HTTP_TIMEOUT": timedelta(seconds=60),
+    "AUDIENCE_RETRY_MAX_ATTEMPTS": 5,
+    "AUDIENCE_RETRY_BASE_DELAY": timedelta(seconds=2),
+    "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
 }
 
 

@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
+from tests.celery_app import app as celery_app  # noqa: F401
+
 
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):
