@@ -120,3 +120,14 @@ def test_command_and_task_report_count():
         assert detect_abandoned_carts_task.apply().get() == 0
 
     assert output.getvalue() == "Abandoned carts recorded: 1\n"
+
+
+def test_beat_schedule_names_registered_task():
+    from celery import current_app
+
+    from omnichannel.integrations.tasks import ABANDONED_CARTS_TASK, beat_schedule
+
+    entry = beat_schedule(timedelta(minutes=10))["omnichannel: detect abandoned carts"]
+
+    assert entry == {"task": ABANDONED_CARTS_TASK, "schedule": timedelta(minutes=10)}
+    assert ABANDONED_CARTS_TASK in current_app.tasks
