@@ -1,5 +1,6 @@
 """Load the models of every domain so Django registers them under one app label."""
 
+from omnichannel.channels.models import *  # noqa: F401,F403
 from omnichannel.consent.models import *  # noqa: F401,F403
 from omnichannel.predictions.models import *  # noqa: F401,F403
 from omnichannel.profiles.models import *  # noqa: F401,F403
