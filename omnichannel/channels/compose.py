@@ -157,8 +157,11 @@ def _compose_sms(
         text = f"{text}\n{app_settings.SMS_STOP_TEXT}"
 
     def rewrite(url: str) -> str:
-        url = links.add_utm(url, medium="sms", campaign=policy.campaign)
-        return policy.shorten(url) if policy.shorten else url
+        tagged = links.add_utm(url, medium="sms", campaign=policy.campaign)
+        # A link already shorter than a short link is sent as written.
+        if policy.shorten is None or len(tagged) <= links.short_url_length():
+            return tagged
+        return policy.shorten(tagged)
 
     text = links.rewrite_text_links(text, rewrite)
     message = RenderedMessage(channel=template.channel, text=text)

@@ -128,3 +128,8 @@ def new_short_code() -> str:
 
 def short_url(code: str) -> str:
     return absolute_url(reverse("omnichannel:short-link", args=[code]))
+
+
+def short_url_length() -> int:
+    """Return the length of every short link under the current ``SITE_URL``."""
+    return len(short_url("x" * SHORT_CODE_LENGTH))

@@ -121,9 +121,7 @@ class FakeTwilio(FakeProvider):
         if request.path != expected_path or request.method != "POST":
             return Reply(404, {"code": 20404, "message": "Not found", "status": 404})
         if _basic_auth(request) != (self.account_sid, self.auth_token):
-            return Reply(
-                401, {"code": 20003, "message": "Authenticate", "status": 401}
-            )
+            return Reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
         if "application/x-www-form-urlencoded" not in request.headers.get(
             "content-type", ""
         ):
@@ -140,7 +138,8 @@ class FakeTwilio(FakeProvider):
             )
         if not form.get("Body"):
             return Reply(
-                400, {"code": 21602, "message": "Message body is required.", "status": 400}
+                400,
+                {"code": 21602, "message": "Message body is required.", "status": 400},
             )
         if not (form.get("From") or form.get("MessagingServiceSid")):
             return Reply(
@@ -179,11 +178,27 @@ class FakeFCM(FakeProvider):
         message = request.json().get("message", {})
         token = message.get("token")
         if not token or "notification" not in message:
-            return Reply(400, _fcm_error(400, "INVALID_ARGUMENT", "Bad message", "INVALID_ARGUMENT"))
+            return Reply(
+                400,
+                _fcm_error(400, "INVALID_ARGUMENT", "Bad message", "INVALID_ARGUMENT"),
+            )
         if any(not isinstance(v, str) for v in message.get("data", {}).values()):
-            return Reply(400, _fcm_error(400, "INVALID_ARGUMENT", "data values must be strings", "INVALID_ARGUMENT"))
+            return Reply(
+                400,
+                _fcm_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "data values must be strings",
+                    "INVALID_ARGUMENT",
+                ),
+            )
         if token in self.unregistered:
-            return Reply(404, _fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"))
+            return Reply(
+                404,
+                _fcm_error(
+                    404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"
+                ),
+            )
         return Reply(
             200, {"name": f"projects/{self.project_id}/messages/{len(self.requests)}"}
         )
@@ -199,7 +214,12 @@ def _fcm_error(code: int, status: str, message: str, error_code: str = "") -> di
             }
         )
     return {
-        "error": {"code": code, "message": message, "status": status, "details": details}
+        "error": {
+            "code": code,
+            "message": message,
+            "status": status,
+            "details": details,
+        }
     }
 
 
@@ -273,7 +293,7 @@ class FakePushService(FakeProvider):
 
     def handle(self, request: Recorded) -> Reply:
         authorization = request.headers.get("authorization", "")
-        if not authorization.startswith("vapid t=") or ", k=" not in authorization:
+        if not authorization.startswith("vapid t=") or ",k=" not in authorization:
             return Reply(401, b"missing VAPID authorization")
         if request.headers.get("content-encoding") != "aes128gcm":
             return Reply(400, b"unsupported content encoding")

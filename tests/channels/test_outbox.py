@@ -265,7 +265,9 @@ def test_provider_error_retries_with_backoff_then_fails(
 
 
 @pytest.mark.django_db
-def test_retry_honours_provider_retry_after(on_commit, settings, customer, sms_template):
+def test_retry_honours_provider_retry_after(
+    on_commit, settings, customer, sms_template
+):
     failing_backend(settings, ProviderError("slow down", retry_after=600, code="429"))
     start = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
     delivery, _ = services.create_delivery(
@@ -283,7 +285,9 @@ def test_retry_honours_provider_retry_after(on_commit, settings, customer, sms_t
 
 
 @pytest.mark.django_db
-def test_permanent_provider_error_not_retried(on_commit, settings, customer, sms_template):
+def test_permanent_provider_error_not_retried(
+    on_commit, settings, customer, sms_template
+):
     failing_backend(settings, ProviderError("bad request", retryable=False, code="400"))
     delivery, _ = services.create_delivery(
         customer, "sms", sms_template, dedupe_key="permanent"
@@ -294,7 +298,9 @@ def test_permanent_provider_error_not_retried(on_commit, settings, customer, sms
 
 
 @pytest.mark.django_db
-def test_provider_opt_out_becomes_suppression(on_commit, settings, customer, sms_template):
+def test_provider_opt_out_becomes_suppression(
+    on_commit, settings, customer, sms_template
+):
     failing_backend(settings, InvalidAddress("unsubscribed", reason="suppressed"))
     delivery, _ = services.create_delivery(
         customer, "sms", sms_template, dedupe_key="opt-out"
