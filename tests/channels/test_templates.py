@@ -119,7 +119,8 @@ def test_dynamic_block_ignores_exited_segment():
 @pytest.mark.django_db
 def test_dynamic_block_chosen_by_condition():
     template = make_template(
-        body="{% if profile.order_count > 2 %}<p>Loyal</p>{% else %}<p>New</p>{% endif %}"
+        body="{% if profile.order_count > 2 %}<p>Loyal</p>"
+        "{% else %}<p>New</p>{% endif %}"
     )
     template.save()
     assert "Loyal" in render_preview(template, ProfileFactory(order_count=3)).html
