@@ -59,17 +59,29 @@ class LinkPolicy:
     delivery_id: int | None = None
     track: bool = False
     shorten: Callable[[str], str] | None = None
+    # The same link often appears in the HTML and the text part.
+    _rewritten: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _utm: tuple[frozenset[str], str] = field(
+        default_factory=links.utm_settings, repr=False
+    )
+    _site: str = field(default_factory=links.site_url, repr=False)
 
     @property
     def tracked(self) -> bool:
         return self.track and self.delivery_id is not None
 
     def rewrite(self, url: str, medium: str) -> str:
-        url = links.add_utm(url, medium=medium, campaign=self.campaign)
-        if self.tracked and not _is_unsubscribe(url):
+        key = (url, medium)
+        if key in self._rewritten:
+            return self._rewritten[key]
+        result = links.add_utm(
+            url, medium=medium, campaign=self.campaign, settings=self._utm
+        )
+        if self.tracked and not _is_unsubscribe(result):
             assert self.delivery_id is not None
-            return links.click_url(self.delivery_id, url)
-        return url
+            result = links.click_url(self.delivery_id, result, site=self._site)
+        self._rewritten[key] = result
+        return result
 
 
 def _is_unsubscribe(url: str) -> bool:
@@ -157,7 +169,9 @@ def _compose_sms(
         text = f"{text}\n{app_settings.SMS_STOP_TEXT}"
 
     def rewrite(url: str) -> str:
-        tagged = links.add_utm(url, medium="sms", campaign=policy.campaign)
+        tagged = links.add_utm(
+            url, medium="sms", campaign=policy.campaign, settings=policy._utm
+        )
         # A link already shorter than a short link is sent as written.
         if policy.shorten is None or len(tagged) <= links.short_url_length():
             return tagged

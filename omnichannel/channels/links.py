@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core import signing
-from django.urls import reverse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.urls import get_urlconf, reverse
+from django.utils.crypto import salted_hmac
 
 from omnichannel.conf import app_settings
 
@@ -36,15 +41,44 @@ def _utm_hosts() -> set[str]:
     return hosts
 
 
-def add_utm(url: str, *, medium: str, campaign: str, content: str = "") -> str:
-    """Return ``url`` with UTM tags when it points at the shop; keep existing tags."""
+def utm_settings() -> tuple[frozenset[str], str]:
+    """Return the hosts whose links get UTM tags, and the ``utm_source`` value."""
+    return frozenset(_utm_hosts()), app_settings.UTM_SOURCE
+
+
+def add_utm(
+    url: str,
+    *,
+    medium: str,
+    campaign: str,
+    content: str = "",
+    settings: tuple[frozenset[str], str] | None = None,
+) -> str:
+    """Return ``url`` with UTM tags when it points at the shop; keep existing tags.
+
+    ``settings`` is the value of ``utm_settings()``, passed by callers that tag
+    many links so that the settings are read once.
+    """
+    hosts, source = settings or utm_settings()
+    return _add_utm(url, medium, campaign, content, hosts, source)
+
+
+@lru_cache(maxsize=8192)
+def _add_utm(
+    url: str,
+    medium: str,
+    campaign: str,
+    content: str,
+    hosts: frozenset[str],
+    source: str,
+) -> str:
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in _utm_hosts():
+    if (parts.hostname or "").lower() not in hosts:
         return url
     query = parse_qsl(parts.query, keep_blank_values=True)
     present = {key for key, _value in query}
     tags = {
-        "utm_source": app_settings.UTM_SOURCE,
+        "utm_source": source,
         "utm_medium": medium,
         "utm_campaign": campaign,
     }
@@ -54,17 +88,58 @@ def add_utm(url: str, *, medium: str, campaign: str, content: str = "") -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+class _BatchSigner(signing.Signer):
+    """A Signer whose signatures equal ``Signer``'s, with the derived HMAC key
+    computed once instead of on every link of every message."""
+
+    def __init__(self, *, key: str, salt: str) -> None:
+        super().__init__(key=key, salt=salt)
+        self._mac = salted_hmac(
+            self.salt + "signer", b"", key, algorithm=self.algorithm
+        )
+
+    def signature(self, value: str | bytes, key: Any = None) -> str:
+        if key is not None and key != self.key:
+            return super().signature(value, key)
+        mac = self._mac.copy()
+        mac.update(value.encode() if isinstance(value, str) else value)
+        return signing.b64_encode(mac.digest()).decode()
+
+
+@lru_cache(maxsize=8)
+def _signer(salt: str, secret_key: str) -> signing.Signer:
+    # Tokens carry no timestamp: links in old emails keep working.
+    return _BatchSigner(key=secret_key, salt=salt)
+
+
+def _signer_for(salt: str) -> signing.Signer:
+    from django.conf import settings
+
+    return _signer(salt, settings.SECRET_KEY)
+
+
 def open_token(delivery_id: int) -> str:
-    return signing.dumps(delivery_id, salt=OPEN_SALT)
+    return _signer_for(OPEN_SALT).sign_object(delivery_id)
 
 
 def click_token(delivery_id: int, url: str) -> str:
-    return signing.dumps([delivery_id, url], salt=CLICK_SALT, compress=True)
+    return _signer_for(CLICK_SALT).sign_object([delivery_id, url])
+
+
+def _unsign(token: str, salt: str) -> Any:
+    from django.conf import settings
+
+    signer = signing.Signer(
+        key=settings.SECRET_KEY,
+        salt=salt,
+        fallback_keys=settings.SECRET_KEY_FALLBACKS,
+    )
+    return signer.unsign_object(token)
 
 
 def read_open_token(token: str) -> int:
     """Return the delivery id of an open token; raise BadSignature if forged."""
-    value = signing.loads(token, salt=OPEN_SALT)
+    value = _unsign(token, OPEN_SALT)
     if not isinstance(value, int):
         raise signing.BadSignature("open token does not hold a delivery id")
     return value
@@ -72,7 +147,7 @@ def read_open_token(token: str) -> int:
 
 def read_click_token(token: str) -> tuple[int, str]:
     """Return the delivery id and target of a click token; raise BadSignature."""
-    value = signing.loads(token, salt=CLICK_SALT)
+    value = _unsign(token, CLICK_SALT)
     if (
         not isinstance(value, list)
         or len(value) != 2
@@ -84,14 +159,31 @@ def read_click_token(token: str) -> tuple[int, str]:
     return value[0], value[1]
 
 
-def click_url(delivery_id: int, url: str) -> str:
-    path = reverse("omnichannel:track-click", args=[click_token(delivery_id, url)])
-    return absolute_url(path)
+PLACEHOLDER = "TOKEN"
+
+
+@lru_cache(maxsize=32)
+def _url_parts(name: str, site: str, urlconf: Any) -> tuple[str, str]:
+    path = reverse(name, args=[PLACEHOLDER])
+    before, _sep, after = path.partition(PLACEHOLDER)
+    return site + before, after
+
+
+def _url_with_token(name: str, token: str, site: str | None = None) -> str:
+    # reverse() is slow next to the rest of rendering, so each route is reversed
+    # once per site address and URLconf and the token is put in its place.
+    before, after = _url_parts(name, site or site_url(), get_urlconf())
+    return f"{before}{token}{after}"
+
+
+def click_url(delivery_id: int, url: str, *, site: str | None = None) -> str:
+    """Return the tracked redirect to ``url``; ``site`` defaults to SITE_URL."""
+    token = click_token(delivery_id, url)
+    return _url_with_token("omnichannel:track-click", token, site)
 
 
 def open_pixel_url(delivery_id: int) -> str:
-    path = reverse("omnichannel:track-open", args=[open_token(delivery_id)])
-    return absolute_url(path)
+    return _url_with_token("omnichannel:track-open", open_token(delivery_id))
 
 
 def rewrite_html_links(html: str, rewrite: Callable[[str], str]) -> str:
@@ -133,3 +225,10 @@ def short_url(code: str) -> str:
 def short_url_length() -> int:
     """Return the length of every short link under the current ``SITE_URL``."""
     return len(short_url("x" * SHORT_CODE_LENGTH))
+
+
+@receiver(setting_changed)
+def _clear_caches(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("OMNICHANNEL", "ROOT_URLCONF", "SECRET_KEY"):
+        _url_parts.cache_clear()
+        _signer.cache_clear()

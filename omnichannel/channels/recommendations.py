@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -171,28 +171,31 @@ class EventLogRecommender(BaseRecommender):
         chosen: list[Product] = []
         seen = set(bought)
 
-        def offer(product: Product | None, reason: str) -> None:
-            if product is None or product.sku in seen or len(chosen) >= limit:
-                return
-            seen.add(product.sku)
-            known = stats.products.get(product.sku)
-            if known is not None and not product.url:
-                product = Product(**{**known.as_context(), "reason": reason})
-            elif product.reason != reason:
-                product = Product(**{**product.as_context(), "reason": reason})
-            chosen.append(product)
+        def offer(product: Product | None, reason: str) -> bool:
+            """Add ``product`` unless it is known; return whether the list is full."""
+            if product is not None and product.sku not in seen:
+                seen.add(product.sku)
+                known = stats.products.get(product.sku)
+                if known is not None and not product.url:
+                    product = known
+                if product.reason != reason:
+                    product = replace(product, reason=reason)
+                chosen.append(product)
+            return len(chosen) >= limit
 
         for product in viewed:
-            offer(product, "recently_viewed")
+            if offer(product, "recently_viewed"):
+                return chosen
         seeds = [*sorted(bought), *(product.sku for product in viewed)]
         for seed in seeds:
             for sku in stats.bought_together.get(seed, []):
-                offer(stats.products.get(sku), "bought_together")
-        for category, _count in browsed.most_common():
+                if offer(stats.products.get(sku), "bought_together"):
+                    return chosen
+        categories = [category for category, _count in browsed.most_common()]
+        for category in [*categories, ""]:
             for sku in stats.best_sellers.get(category, []):
-                offer(stats.products.get(sku), "best_seller")
-        for sku in stats.best_sellers.get("", []):
-            offer(stats.products.get(sku), "best_seller")
+                if offer(stats.products.get(sku), "best_seller"):
+                    return chosen
         return chosen
 
     def _catalogue(self, since: datetime, at: datetime) -> _Stats:

@@ -2,63 +2,45 @@
 
 from __future__ import annotations
 
+import html
 import re
-from html.parser import HTMLParser
 
-BLOCK_TAGS = frozenset(
-    {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr"}
+HIDDEN = re.compile(
+    r"<(head|style|script|title)\b.*?</\1\s*>"
+    r"|<(div|span)\b[^>]*display\s*:\s*none[^>]*>.*?</\2\s*>",
+    re.I | re.S,
 )
-SKIPPED_TAGS = frozenset({"style", "script", "head", "title"})
+LINK = re.compile(
+    r"""<a\b[^>]*?\bhref\s*=\s*(["'])(https?://[^"']+)\1[^>]*>(.*?)</a\s*>""",
+    re.I | re.S,
+)
+LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+BLOCK = re.compile(
+    r"</?(p|div|br|tr|table|h[1-6]|hr|ul|ol|li|blockquote)\b[^>]*>", re.I
+)
+TAG = re.compile(r"<[^>]+>")
 SPACES = re.compile(r"[ \t\r\f\v]+")
 BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip_depth = 0
-        self.links: list[str | None] = []
-        self.hidden_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in SKIPPED_TAGS:
-            self.skip_depth += 1
-        attributes = dict(attrs)
-        style = (attributes.get("style") or "").replace(" ", "").lower()
-        if tag in {"span", "div"} and "display:none" in style:
-            self.hidden_depth += 1
-        elif tag in {"span", "div"} and self.hidden_depth:
-            self.hidden_depth += 1
-        if tag in BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-        if tag == "a":
-            self.links.append(attributes.get("href"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in SKIPPED_TAGS and self.skip_depth:
-            self.skip_depth -= 1
-        if tag in {"span", "div"} and self.hidden_depth:
-            self.hidden_depth -= 1
-        if tag in {"p", "div", "table", "h1", "h2", "h3", "h4", "h5", "h6"}:
-            self.parts.append("\n")
-        if tag == "a" and self.links:
-            href = self.links.pop()
-            if href and href.startswith(("http://", "https://")):
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip_depth and not self.hidden_depth:
-            self.parts.append(data)
+def _link(match: re.Match[str]) -> str:
+    href = match.group(2)
+    label = TAG.sub("", match.group(3)).strip()
+    return f"{label} ({href})" if label else href
 
 
-def html_to_text(html: str) -> str:
-    """Return readable plain text of ``html``; links keep their address."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = SPACES.sub(" ", "".join(extractor.parts))
+def html_to_text(markup: str) -> str:
+    """Return readable plain text of ``markup``; links keep their address.
+
+    Hidden blocks (``display:none``, such as a preheader) and the document head
+    are left out. Regular expressions instead of a parser keep this fast enough
+    to run once per recipient; nested hidden elements are not supported.
+    """
+    text = HIDDEN.sub("", markup)
+    text = LINK.sub(_link, text)
+    text = LIST_ITEM.sub("\n- ", text)
+    text = BLOCK.sub("\n", text)
+    text = html.unescape(TAG.sub("", text))
+    text = SPACES.sub(" ", text)
     lines = [line.strip() for line in text.split("\n")]
     return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
