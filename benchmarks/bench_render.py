@@ -34,7 +34,8 @@ BODY = """
   {% for product in recommendations %}
     <td class="product"><a href="https://shop.example/p/{{ product.sku }}">
       <strong>{{ product.name }}</strong></a><br>{{ product.category }}
-      {% if product.price %}<span class="price">{{ product.price }} EUR</span>{% endif %}
+      {% if product.price %}<span class="price">{{ product.price }} EUR</span>
+      {% endif %}
     </td>
   {% endfor %}
   </tr></table>
