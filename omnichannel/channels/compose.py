@@ -1,7 +1,7 @@
 """Turn a message template and one recipient's context into the finished message.
 
-Each channel has its own steps: email inlines CSS, tags and tracks links and adds an
-open pixel; SMS shortens links, adds the opt-out line and counts segments; push and
+Each channel has its own steps. Email inlines CSS, tags and tracks links and adds an
+open pixel. SMS shortens links, adds the opt-out line and counts segments. Push and
 on-site messages tag and track their one link.
 """
 
@@ -48,10 +48,10 @@ class RenderedMessage:
 
 @dataclass
 class LinkPolicy:
-    """How links are rewritten for one message.
+    """Rules for rewriting the links of one message.
 
-    ``delivery_id`` is None in previews and test sends, which are never tracked;
-    ``track`` is true only for recipients who consented to click tracking;
+    ``delivery_id`` is None in previews and test sends, which are never tracked.
+    ``track`` is true only for recipients who consented to click tracking.
     ``shorten`` turns a URL into a short link (SMS only).
     """
 

@@ -93,11 +93,12 @@ def _order_lines(properties: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 class EventLogRecommender(BaseRecommender):
     """Recommend from the Event log: recently viewed, bought together, best sellers.
 
-    For each profile, in this order and without repeats or products already bought:
-    products it viewed (latest first), products often bought with what it bought
-    or viewed, and the best sellers of the categories it browsed, then of the whole
-    shop. It reads ``product_viewed`` events (``sku``, ``name``, ``category``,
-    ``price``, ``url``, ``image_url``) and the ``lines`` of ``order_placed`` events.
+    Each profile gets, in this order, the products it viewed (latest first), the
+    products often bought with what it bought or viewed, and the best sellers of
+    the categories it browsed, then of the whole shop. Repeats and products it
+    already bought are left out. It reads ``product_viewed`` events (``sku``,
+    ``name``, ``category``, ``price``, ``url``, ``image_url``) and the ``lines`` of
+    ``order_placed`` events.
     A batch costs two queries, plus one while the catalogue statistics are stale.
     """
 

@@ -2,7 +2,7 @@
 providers.
 
 Each provider handler checks the request the way the real API documents it and
-answers with the provider's own response and error shapes. Tests queue failures
+replies with the provider's own response and error shapes. Tests queue failures
 (``provider.fail_next(...)``) to get rate limits and errors.
 """
 
@@ -289,7 +289,7 @@ class FakeWebhookReceiver(FakeProvider):
 class FakePushService(FakeProvider):
     """A web push service (RFC 8030) that checks VAPID and the encrypted body."""
 
-    gone: set[str] = set()
+    expired_paths: set[str] = set()
 
     def handle(self, request: Recorded) -> Reply:
         authorization = request.headers.get("authorization", "")
@@ -299,6 +299,6 @@ class FakePushService(FakeProvider):
             return Reply(400, b"unsupported content encoding")
         if "ttl" not in request.headers:
             return Reply(400, b"missing TTL")
-        if request.path in self.gone:
+        if request.path in self.expired_paths:
             return Reply(410, b"subscription expired")
         return Reply(201, b"")

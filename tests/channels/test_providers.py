@@ -240,7 +240,7 @@ def test_one_segment_step_holds_when_told_to(on_commit, twilio, settings, birthd
 
 
 @pytest.mark.django_db
-def test_one_segment_step_holds_when_transliteration_is_not_enough(
+def test_one_segment_step_holds_when_still_too_long(
     on_commit, twilio, settings, birthday_sms
 ):
     plain_links(settings)
@@ -665,7 +665,7 @@ def test_webpush_expired_subscription_is_removed(
         p256dh=p256dh,
         auth=auth_b64,
     )
-    push_service.gone = {"/push/old"}
+    push_service.expired_paths = {"/push/old"}
     delivery = send(on_commit, profile, webpush_template, "wp-gone")
     assert delivery.status == Status.FAILED
     assert delivery.reason == "invalid_address"
