@@ -7,10 +7,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from omnichannel.channels.models import (
@@ -205,12 +207,60 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     list_select_related = ("profile", "template")
+    actions = ["retry_held", "cancel_waiting"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(
+        description=_("Render held deliveries again and send them"),
+        permissions=["review"],
+    )
+    def retry_held(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = queryset.filter(status=Delivery.Status.HELD).update(
+            status=Delivery.Status.PENDING, reason="", next_attempt_at=None
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d held delivery will be rendered again and sent.",
+                "%(count)d held deliveries will be rendered again and sent.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(
+        description=_("Cancel pending, deferred or held deliveries"),
+        permissions=["review"],
+    )
+    def cancel_waiting(
+        self, request: HttpRequest, queryset: QuerySet[Delivery]
+    ) -> None:
+        waiting = (
+            Delivery.Status.PENDING,
+            Delivery.Status.DEFERRED,
+            Delivery.Status.HELD,
+        )
+        count = queryset.filter(status__in=waiting).update(
+            status=Delivery.Status.CANCELLED, reason="cancelled_by_staff"
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery cancelled.",
+                "%(count)d deliveries cancelled.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
 @admin.register(WebPushSubscription)

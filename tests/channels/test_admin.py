@@ -173,3 +173,43 @@ def test_admin_preview_needs_staff(client):
     )
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def held_delivery(status="held"):
+    from omnichannel.channels.models import Delivery
+
+    template = MessageTemplate.objects.create(
+        name="S", slug="s", channel="sms", body="Hi", recommendation_count=0
+    )
+    return Delivery.objects.create(
+        profile=ProfileFactory(),
+        channel="sms",
+        template=template,
+        dedupe_key="held-1",
+        status=status,
+        reason="too_many_segments",
+    )
+
+
+@pytest.mark.django_db
+def test_admin_retry_held_makes_delivery_pending(editor):
+    delivery = held_delivery()
+    response = editor.post(
+        reverse("admin:omnichannel_delivery_changelist"),
+        {"action": "retry_held", "_selected_action": [delivery.pk]},
+    )
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert delivery.reason == ""
+
+
+@pytest.mark.django_db
+def test_admin_cancel_leaves_sent_deliveries(editor):
+    delivery = held_delivery(status="sent")
+    editor.post(
+        reverse("admin:omnichannel_delivery_changelist"),
+        {"action": "cancel_waiting", "_selected_action": [delivery.pk]},
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == "sent"
