@@ -40,6 +40,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_region_and_zone()
     errors += _check_types()
     errors += _check_channels()
+    errors += _check_analytics()
     return errors
 
 
@@ -159,7 +160,6 @@ def _check_types() -> list[Any]:
 
 
 TIMEDELTA_SETTINGS = (
-    "ATTRIBUTION_WINDOW",
     "RECOMMENDATION_WINDOW",
     "DELIVERY_RETRY_DELAY",
     "DELIVERY_RETRY_MAX_DELAY",
@@ -341,6 +341,56 @@ def _check_channel_types() -> list[Any]:
                 "in messages travel unencrypted.",
                 hint="Set SITE_URL to the shop's https address.",
                 id="omnichannel.W030",
+            )
+        )
+    return errors
+
+
+ANALYTICS_WINDOWS = (
+    "ATTRIBUTION_WINDOW",
+    "JOURNEY_CONVERSION_WINDOW",
+    "CART_RECOVERY_WINDOW",
+    "LIFECYCLE_DROP_OFF_AFTER",
+    "LIFECYCLE_LAPSE_AFTER",
+)
+
+
+def _check_analytics() -> list[Any]:
+    errors = []
+    for name in ANALYTICS_WINDOWS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta():
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use for example timedelta(days=7); the default is "
+                    f"{DEFAULTS[name]!r}.",
+                    id="omnichannel.E070",
+                )
+            )
+    seconds = app_settings.ANALYTICS_CACHE_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['ANALYTICS_CACHE_SECONDS'] = {seconds!r} is not a "
+                "whole number of seconds.",
+                hint="Use 0 to turn the dashboard cache off, or a positive integer.",
+                id="omnichannel.E071",
+            )
+        )
+    drop_off = app_settings.LIFECYCLE_DROP_OFF_AFTER
+    lapse = app_settings.LIFECYCLE_LAPSE_AFTER
+    if (
+        isinstance(drop_off, timedelta)
+        and isinstance(lapse, timedelta)
+        and lapse < drop_off
+    ):
+        errors.append(
+            Warning(
+                "OMNICHANNEL['LIFECYCLE_LAPSE_AFTER'] is shorter than "
+                "'LIFECYCLE_DROP_OFF_AFTER', so buyers drop off sooner than browsers.",
+                hint="Customers who bought usually get the longer quiet time.",
+                id="omnichannel.W070",
             )
         )
     return errors

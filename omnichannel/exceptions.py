@@ -86,3 +86,20 @@ class DeliveryError(ChannelError, ValueError):
 
 class RenderError(ChannelError, ValueError):
     """A message template failed while rendering for one recipient."""
+
+
+class ExperimentError(OmnichannelError, ValueError):
+    """An experiment or one of its variants is set up in a way that cannot run.
+
+    ``field`` names the offending field (``weight``, ``holdout_share``, ...) when one
+    field is to blame, so that forms can attach the message to it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class InsufficientData(OmnichannelError, ValueError):
+    """A statistic cannot be computed from the counts given (an empty group, say)."""

@@ -72,10 +72,28 @@ def _check_context(context: Any) -> dict[str, Any]:
     return dict(context)
 
 
+WEBHOOK_TEMPLATE_SLUG = "webhook"
+
+
+def default_webhook_template() -> MessageTemplate:
+    """Return the template of webhook deliveries created without one."""
+    template, _created = MessageTemplate.objects.get_or_create(
+        slug=WEBHOOK_TEMPLATE_SLUG,
+        defaults={
+            "name": "Webhook",
+            "channel": "webhook",
+            "purpose": Purpose.TRANSACTIONAL,
+            "body": "",
+            "recommendation_count": 0,
+        },
+    )
+    return template
+
+
 def create_delivery(
     profile: Profile,
     channel: str,
-    template: MessageTemplate,
+    template: MessageTemplate | None,
     *,
     dedupe_key: str,
     context: Mapping[str, Any] | None = None,
@@ -88,8 +106,13 @@ def create_delivery(
 
     The second value tells whether this call created it. A key that exists already
     returns the existing row unchanged, whatever the other arguments, so a retried
-    step never makes a second message. Raises DeliveryError on bad arguments.
+    step never makes a second message. A webhook needs no template: its payload
+    carries the context. Raises DeliveryError on bad arguments.
     """
+    if template is None and channel == "webhook":
+        template = default_webhook_template()
+    if template is None:
+        raise DeliveryError(f"A {channel} delivery needs a message template.")
     if not dedupe_key or len(dedupe_key) > 200:
         raise DeliveryError("dedupe_key must be 1 to 200 characters.")
     if template.channel != channel:
@@ -119,6 +142,13 @@ def create_delivery(
         if existing is None:
             raise
         return existing, False
+
+
+def dispatch_later(delivery_id: int) -> None:
+    """Queue ``dispatch_delivery_task`` once the current transaction commits."""
+    from omnichannel.channels.tasks import dispatch_delivery_task
+
+    transaction.on_commit(lambda: dispatch_delivery_task.delay(delivery_id))
 
 
 def _is_due(delivery: Delivery, now: datetime) -> bool:

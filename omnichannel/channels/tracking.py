@@ -39,15 +39,25 @@ SUPPRESSING_EVENTS = {
 }
 
 
+# Keys of a delivery's context copied onto its events, so that analytics can
+# credit a click to its journey, step and experiment arm.
+CONTEXT_PROPERTIES = ("journey_id", "experiment_id", "variant")
+
+
 def _properties(delivery: Delivery, **extra: Any) -> dict[str, Any]:
-    return {
+    properties = {
         "delivery_id": delivery.pk,
         "channel": delivery.channel,
         "template": delivery.template.slug,
         "source_type": delivery.source_type,
         "source_id": delivery.source_id,
-        **extra,
+        "step_key": delivery.step_key,
     }
+    context = delivery.context if isinstance(delivery.context, dict) else {}
+    for key in CONTEXT_PROPERTIES:
+        if context.get(key) not in (None, ""):
+            properties[key] = context[key]
+    return {**properties, **extra}
 
 
 def may_track(delivery: Delivery, at: datetime | None = None) -> bool:
@@ -203,6 +213,8 @@ def attribute_order(order: Event) -> Event | None:
             "template": properties.get("template", ""),
             "source_type": properties.get("source_type", ""),
             "source_id": properties.get("source_id", ""),
+            "step_key": properties.get("step_key", ""),
+            "journey_id": properties.get("journey_id"),
             "order_id": order.object_id,
             "click_event_id": click.pk,
             "model": "last_click",

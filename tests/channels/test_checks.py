@@ -45,7 +45,7 @@ def test_checks_pass_with_defaults(settings):
         ({"QUIET_HOURS": "21:00-09:00"}, "omnichannel.E032"),
         ({"FREQUENCY_CAPS": {"email": 3}}, "omnichannel.E033"),
         ({"RECOMMENDER": "no.such.Recommender"}, "omnichannel.E034"),
-        ({"ATTRIBUTION_WINDOW": 5}, "omnichannel.E035"),
+        ({"RECOMMENDATION_WINDOW": 5}, "omnichannel.E035"),
         ({"DELIVERY_RETRY_DELAY": timedelta(0)}, "omnichannel.E035"),
         ({"DELIVERY_MAX_ATTEMPTS": 0}, "omnichannel.E035"),
         (

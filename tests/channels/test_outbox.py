@@ -433,3 +433,46 @@ def test_delivery_follows_merged_profile(on_commit, customer, email_template):
         other, "email", email_template, dedupe_key="merged"
     )
     assert delivery.profile_id == customer.pk
+
+
+@pytest.mark.django_db
+def test_webhook_delivery_without_template_uses_default(settings, on_commit):
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "CHANNEL_BACKENDS": {
+            "webhook": {
+                "BACKEND": "omnichannel.channels.backends.locmem.LocmemBackend",
+                "OPTIONS": {"URL": "https://crm.example/hooks"},
+            }
+        },
+    }
+    profile = ProfileFactory()
+    delivery, created = services.create_delivery(
+        profile, "webhook", None, dedupe_key="hook-none", context={"cart": 3}
+    )
+    assert created is True
+    assert delivery.template.slug == "webhook"
+    with on_commit():
+        services.dispatch_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT
+    assert locmem.outbox[0].metadata["context"] == {"cart": 3}
+
+
+@pytest.mark.django_db
+def test_email_delivery_without_template_rejected(customer):
+    with pytest.raises(DeliveryError, match="needs a message template"):
+        services.create_delivery(customer, "email", None, dedupe_key="none")
+
+
+@pytest.mark.django_db
+def test_dispatch_later_sends_after_commit(on_commit, customer, email_template):
+    delivery, _ = services.create_delivery(
+        customer, "email", email_template, dedupe_key="later"
+    )
+    with on_commit():
+        services.dispatch_later(delivery.pk)
+        assert len(mail.outbox) == 0
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT
+    assert len(mail.outbox) == 1

@@ -288,3 +288,24 @@ def test_click_after_order_not_attributed():
         object_id="o-3",
     )
     assert not Event.objects.filter(name="message_converted").exists()
+
+
+@pytest.mark.django_db
+def test_click_event_carries_journey_context(
+    client, on_commit, customer, email_template
+):
+    record_consent(customer, "tracking", True)
+    delivery, _ = services.create_delivery(
+        customer,
+        "email",
+        email_template,
+        dedupe_key="journey-click",
+        context={"journey_id": 4, "variant": "b"},
+        source_type="journey",
+        step_key="email-1",
+    )
+    client.get(click_path(delivery, "https://shop.example/cart"))
+    click = Event.objects.get(name="message_clicked")
+    assert click.properties["journey_id"] == 4
+    assert click.properties["variant"] == "b"
+    assert click.properties["step_key"] == "email-1"
