@@ -8,6 +8,7 @@ on-site messages tag and track their one link.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -157,8 +158,12 @@ def _compose_email(
     )
 
 
+OPT_OUT_WORD = re.compile(r"\bSTOP\b")
+
+
 def has_opt_out(text: str) -> bool:
-    return "stop" in text.lower()
+    """Tell whether an SMS already tells how to opt out (the word STOP)."""
+    return OPT_OUT_WORD.search(text) is not None
 
 
 def _compose_sms(

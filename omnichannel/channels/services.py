@@ -360,8 +360,8 @@ def _snapshot(
         delivery.sms_segments = rendered.sms.segments
 
 
-def _refuse(delivery: Delivery, status: str, reason: str) -> None:
-    _set_status(delivery, status, reason)
+def _refuse(delivery: Delivery, status: str, reason: str, error: str = "") -> None:
+    _set_status(delivery, status, reason, error)
     if status == Status.SUPPRESSED:
         _track_outcome(delivery, "message_suppressed", reason=reason)
     elif status == Status.FAILED:
@@ -433,8 +433,7 @@ def _record_invalid_address(
                 )
             _refuse(delivery, Status.SUPPRESSED, "suppressed")
         else:
-            delivery.error = str(error)[:MAX_ERROR_LENGTH]
-            _refuse(delivery, Status.FAILED, "invalid_address")
+            _refuse(delivery, Status.FAILED, "invalid_address", str(error))
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:

@@ -133,6 +133,7 @@ def test_twilio_invalid_number_fails_for_good(
     delivery = send(on_commit, customer, sms_template, "twilio-21211")
     assert delivery.status == Status.FAILED
     assert delivery.reason == "invalid_address"
+    assert "21211" in delivery.error
 
 
 @pytest.mark.django_db

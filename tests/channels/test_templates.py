@@ -163,3 +163,27 @@ def test_utm_tags_only_on_shop_links():
     assert "utm_campaign=winter" in html
     assert 'href="https://elsewhere.example/b"' in html
     assert "x=1&amp;y=2&amp;utm_source=omnichannel" in html
+
+
+@pytest.mark.django_db
+def test_sms_stop_line_added_unless_present():
+    profile = ProfileFactory(first_name="Anna")
+    plain = make_template(
+        channel="sms", subject="", body="Don't stop now, {{ first_name }}"
+    )
+    plain.save()
+    assert render_preview(plain, profile).text.endswith("\nSTOP to opt out")
+    with_stop = make_template(
+        slug="t2", channel="sms", subject="", body="Sale! Reply STOP to opt out"
+    )
+    with_stop.save()
+    assert render_preview(with_stop, profile).text == "Sale! Reply STOP to opt out"
+    service = make_template(
+        slug="t3",
+        channel="sms",
+        subject="",
+        body="Order shipped",
+        purpose="transactional",
+    )
+    service.save()
+    assert render_preview(service, profile).text == "Order shipped"
