@@ -1,6 +1,12 @@
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from omnichannel.channels import views
+from omnichannel.channels.api import DeliveryViewSet, MessageTemplateViewSet
+
+router = SimpleRouter()
+router.register("templates", MessageTemplateViewSet, basename="message-template")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("t/o/<str:token>.gif", views.track_open, name="track-open"),
@@ -19,4 +25,5 @@ urlpatterns = [
         views.onsite_dismiss,
         name="onsite-dismiss",
     ),
+    path("api/", include(router.urls)),
 ]
