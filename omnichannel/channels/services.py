@@ -104,7 +104,7 @@ def create_delivery(
 ) -> tuple[Delivery, bool]:
     """Return the delivery of ``dedupe_key``, creating it if there is none.
 
-    The second value tells whether this call created it. A key that exists already
+    The second value is True when this call created it. A key that exists already
     returns the existing row unchanged, whatever the other arguments, so a retried
     step never makes a second message. A webhook needs no template: its payload
     carries the context. Raises DeliveryError on bad arguments.
@@ -302,8 +302,8 @@ def dispatch_delivery(delivery_id: int) -> Delivery:
 
     Consent, suppression and the address are read now, never from a copy made
     when the row was created. A refused send is recorded once as ``suppressed``
-    or ``failed`` and never retried; a provider error is retried with exponential
-    back-off up to ``DELIVERY_MAX_ATTEMPTS``; a row in any other state than
+    or ``failed`` and never retried. A provider error is retried with exponential
+    back-off up to ``DELIVERY_MAX_ATTEMPTS``. A row in any other state than
     ``pending`` or a due ``deferred`` is returned untouched. The backend is called
     after the transaction commits, so inside an outer transaction the row is
     returned in ``sending`` state.
@@ -424,7 +424,7 @@ def _record_invalid_address(
         if delivery is None:
             return
         if error.reason == "suppressed":
-            # The provider knows of an opt-out (an SMS STOP) that the app missed.
+            # The provider reported an opt-out (an SMS STOP) that the app missed.
             for address in message.to:
                 Suppression.objects.get_or_create(
                     channel=delivery.channel,
