@@ -19,7 +19,11 @@ from omnichannel.conf import app_settings
 
 OPEN_SALT = "omnichannel.channels.open"
 CLICK_SALT = "omnichannel.channels.click"
-SHORT_CODE_LENGTH = 8
+SHORT_SALT = "omnichannel.channels.short"
+# A short code is 6 random characters and a 4-character signature of them.
+SHORT_RANDOM_LENGTH = 6
+SHORT_SIGNATURE_LENGTH = 4
+SHORT_CODE_LENGTH = SHORT_RANDOM_LENGTH + SHORT_SIGNATURE_LENGTH
 
 HREF_PATTERN = re.compile(
     r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.I
@@ -214,8 +218,25 @@ def insert_open_pixel(html: str, delivery_id: int) -> str:
     return html[:index] + pixel + html[index:]
 
 
+def _short_signature(random_part: str) -> str:
+    signature = _signer_for(SHORT_SALT).signature(random_part)
+    return signature[:SHORT_SIGNATURE_LENGTH]
+
+
 def new_short_code() -> str:
-    return secrets.token_urlsafe(SHORT_CODE_LENGTH)[:SHORT_CODE_LENGTH]
+    """Return a new short-link code: random characters and their signature."""
+    random_part = secrets.token_urlsafe(SHORT_RANDOM_LENGTH)[:SHORT_RANDOM_LENGTH]
+    return random_part + _short_signature(random_part)
+
+
+def is_signed_short_code(code: str) -> bool:
+    """Tell whether ``code`` was made by ``new_short_code`` with this SECRET_KEY."""
+    if len(code) != SHORT_CODE_LENGTH:
+        return False
+    random_part = code[:SHORT_RANDOM_LENGTH]
+    return secrets.compare_digest(
+        code[SHORT_RANDOM_LENGTH:], _short_signature(random_part)
+    )
 
 
 def short_url(code: str) -> str:

@@ -78,7 +78,12 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_GET
 def short_link(request: HttpRequest, code: str) -> HttpResponse:
-    """Redirect a short link to its stored URL; record the click if tracked."""
+    """Redirect a short link to its stored URL; record the click if tracked.
+
+    A code without a valid signature is rejected before the database is read.
+    """
+    if not links.is_signed_short_code(code):
+        raise Http404(_("This link is not valid."))
     link = (
         ShortLink.objects.select_related("delivery__profile", "delivery__template")
         .filter(code=code)

@@ -104,19 +104,22 @@ def test_click_after_tracking_withdrawn_redirects_without_record(
 
 @pytest.mark.django_db
 def test_short_link_redirects_and_records_tracked_click(client, sent_email):
+    tracked, plain, unused = (links.new_short_code() for _ in range(3))
     ShortLink.objects.create(
-        code="abcd1234", url="https://shop.example/x", delivery=sent_email
+        code=tracked, url="https://shop.example/x", delivery=sent_email
     )
-    ShortLink.objects.create(code="plain123", url="https://shop.example/y")
-    response = client.get(reverse("omnichannel:short-link", args=["abcd1234"]))
+    ShortLink.objects.create(code=plain, url="https://shop.example/y")
+    response = client.get(reverse("omnichannel:short-link", args=[tracked]))
     assert response["Location"] == "https://shop.example/x"
-    response = client.get(reverse("omnichannel:short-link", args=["plain123"]))
+    response = client.get(reverse("omnichannel:short-link", args=[plain]))
     assert response["Location"] == "https://shop.example/y"
     assert Event.objects.filter(name="message_clicked").count() == 1
-    assert (
-        client.get(reverse("omnichannel:short-link", args=["nothere1"])).status_code
-        == 404
-    )
+    missing = client.get(reverse("omnichannel:short-link", args=[unused]))
+    assert missing.status_code == 404
+    forged = unused[:-1] + ("a" if unused[-1] != "a" else "b")
+    ShortLink.objects.create(code=forged, url="https://evil.example/")
+    rejected = client.get(reverse("omnichannel:short-link", args=[forged]))
+    assert rejected.status_code == 404
 
 
 @pytest.mark.django_db
