@@ -121,7 +121,7 @@ def _source_error(source: str, html: bool) -> Any:
 
 @dataclass
 class Personalisation:
-    """What a batch of recipients needs beyond their profile rows."""
+    """Data that a batch of recipients needs beyond their profile rows."""
 
     recommendations: dict[int, list[Product]] = field(default_factory=dict)
     segments: dict[int, frozenset[str]] = field(default_factory=dict)
