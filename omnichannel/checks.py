@@ -394,3 +394,102 @@ def _check_analytics() -> list[Any]:
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_audience_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check the ad platform settings (ids omnichannel.E080-E089, W080-W089)."""
+    errors: list[Any] = []
+    for name in (
+        "AUDIENCE_SYNC_INTERVAL",
+        "AUDIENCE_SYNC_LOCK_TIMEOUT",
+        "AUDIENCE_HTTP_TIMEOUT",
+        "AUDIENCE_RETRY_BASE_DELAY",
+        "AUDIENCE_RETRY_MAX_DELAY",
+    ):
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a timedelta of zero "
+                    "or more.",
+                    hint=f"Use datetime.timedelta, such as {DEFAULTS[name]!r}.",
+                    id="omnichannel.E084",
+                )
+            )
+    delay = app_settings.AUDIENCE_SYNC_DELAY_AFTER_CHANGE
+    if delay is not None and not isinstance(delay, timedelta):
+        errors.append(
+            Error(
+                "OMNICHANNEL['AUDIENCE_SYNC_DELAY_AFTER_CHANGE'] must be a timedelta "
+                "or None.",
+                hint="None keeps each audience on its own interval.",
+                id="omnichannel.E084",
+            )
+        )
+    attempts = app_settings.AUDIENCE_RETRY_MAX_ATTEMPTS
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['AUDIENCE_RETRY_MAX_ATTEMPTS'] = {attempts!r} is not a "
+                "whole number of at least 1.",
+                hint="1 sends each request once, without retries.",
+                id="omnichannel.E084",
+            )
+        )
+    return errors + _check_audience_platforms()
+
+
+def _check_audience_platforms() -> list[Any]:
+    from omnichannel.audiences.platforms import load_platform
+
+    platforms = app_settings.AUDIENCE_PLATFORMS
+    if not isinstance(platforms, dict):
+        return [
+            Error(
+                "OMNICHANNEL['AUDIENCE_PLATFORMS'] must be a dict of platform key to "
+                "options.",
+                hint='For example {"meta": {"BACKEND": '
+                '"omnichannel.audiences.platforms.meta.MetaPlatform"}}.',
+                id="omnichannel.E080",
+            )
+        ]
+    errors: list[Any] = []
+    for key, options in platforms.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['AUDIENCE_PLATFORMS'] key {key!r} is not a name of "
+                    "letters, digits and underscores.",
+                    hint="Use a short name such as 'meta' or 'google_eu'; it also "
+                    "names the OMNICHANNEL_<KEY>_<OPTION> environment variables.",
+                    id="omnichannel.E080",
+                )
+            )
+            continue
+        try:
+            platform = load_platform(key, options)
+        except ImproperlyConfigured as error:
+            errors.append(
+                Error(
+                    str(error),
+                    hint="Point BACKEND at omnichannel.audiences.platforms.meta."
+                    "MetaPlatform, omnichannel.audiences.platforms.google."
+                    "GooglePlatform or your own AdPlatform subclass.",
+                    id="omnichannel.E081",
+                )
+            )
+            continue
+        errors += platform.check()
+        if not platform.has_credentials():
+            errors.append(
+                Warning(
+                    f"Ad platform {key!r} has no credentials in its options or the "
+                    "environment, so its audiences cannot sync.",
+                    hint=f"Set one of {', '.join(platform.credential_options)} or "
+                    f"the environment variable "
+                    f"{platform.env_variable(platform.credential_options[0])}.",
+                    id="omnichannel.W080",
+                )
+            )
+    return errors

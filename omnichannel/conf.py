@@ -87,6 +87,15 @@ DEFAULTS: dict[str, Any] = {
     "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
     "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
     "ANALYTICS_CACHE_SECONDS": 600,
+    # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
+    "AUDIENCE_PLATFORMS": {},
+    "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),
+    "AUDIENCE_SYNC_DELAY_AFTER_CHANGE": timedelta(minutes=15),
+    "AUDIENCE_SYNC_LOCK_TIMEOUT": timedelta(minutes=30),
+    "AUDIENCE_HTTP_TIMEOUT": timedelta(seconds=60),
+    "AUDIENCE_RETRY_MAX_ATTEMPTS": 5,
+    "AUDIENCE_RETRY_BASE_DELAY": timedelta(seconds=2),
+    "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
 }
 
 

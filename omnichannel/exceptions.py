@@ -103,3 +103,53 @@ class ExperimentError(OmnichannelError, ValueError):
 
 class InsufficientData(OmnichannelError, ValueError):
     """A statistic cannot be computed from the counts given (an empty group, say)."""
+
+
+class AudiencePlatformError(OmnichannelError, RuntimeError):
+    """An ad platform rejected a request or could not be reached.
+
+    ``retryable`` is true when the same request may succeed later (rate limit, server
+    error, timeout). ``retry_after`` is the wait in seconds the platform requested, if
+    it named one. ``in_doubt`` is true when no response came back, so the platform may
+    have applied the request. ``code`` is the platform's own error code or status.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        retry_after: float | None = None,
+        in_doubt: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+        self.in_doubt = in_doubt
+
+
+class PlatformAuthError(AudiencePlatformError):
+    """The platform rejected the credentials: expired, revoked or lacking permission."""
+
+
+class PlatformRateLimited(AudiencePlatformError):
+    """The platform asked the caller to slow down."""
+
+    retryable = True
+
+
+class PlatformUnavailable(AudiencePlatformError):
+    """The platform failed on its side or did not respond in time."""
+
+    retryable = True
+
+
+class PlatformRequestRejected(AudiencePlatformError, ValueError):
+    """The platform rejected the whole request as invalid (not single rows)."""
+
+
+class PlatformNotConfigured(OmnichannelError, LookupError):
+    """An audience names a platform key that ``AUDIENCE_PLATFORMS`` does not define."""
