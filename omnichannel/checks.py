@@ -13,6 +13,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from omnichannel.conf import DEFAULTS, app_settings
+from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
 
 
 @register(Tags.compatibility)

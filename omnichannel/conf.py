@@ -76,6 +76,19 @@ DEFAULTS: dict[str, Any] = {
     # Recommendations in messages.
     "RECOMMENDER": "omnichannel.channels.recommendations.EventLogRecommender",
     "RECOMMENDATION_WINDOW": timedelta(days=90),
+    # Predictions (BG/NBD, Gamma-Gamma, send time, channel affinity)
+    "PREDICTIONS_AT_RISK_FROM": 0.5,
+    "PREDICTIONS_CHURNING_FROM": 0.8,
+    "PREDICTIONS_CHURN_RISK_THRESHOLDS": [0.5, 0.8],
+    "PREDICTIONS_ANNUAL_DISCOUNT_RATE": 0.1,
+    "PREDICTIONS_MIN_CUSTOMERS": 100,
+    "PREDICTIONS_MIN_REPEAT_CUSTOMERS": 20,
+    "PREDICTIONS_PENALIZER": 0.0,
+    "PREDICTIONS_BATCH_SIZE": 5000,
+    "PREDICTIONS_ENGAGEMENT_DAYS": 365,
+    "PREDICTIONS_SEND_TIME_PRIOR_STRENGTH": None,
+    "PREDICTIONS_FIT_SCHEDULE": "0 2 * * 0",
+    "PREDICTIONS_SCORE_SCHEDULE": "30 2 * * *",
     # Journeys
     "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
     "STAFF_NOTIFICATION_EMAILS": [],
