@@ -10,7 +10,9 @@ class OmnichannelConfig(AppConfig):
     def ready(self) -> None:
         from omnichannel import checks, receivers  # noqa: F401
         from omnichannel.audiences import receivers as audience_receivers
+        from omnichannel.channels import receivers as channel_receivers  # noqa: F401
         from omnichannel.integrations import registry
+
         # Imported so that a Celery worker registers the abandoned-cart task.
         from omnichannel.integrations import tasks as integration_tasks  # noqa: F401
 

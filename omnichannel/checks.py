@@ -44,6 +44,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_types()
     errors += _check_integration_settings()
     errors += _check_oscar()
+    errors += _check_channels()
     errors += _check_analytics()
     return errors
 
@@ -163,131 +164,188 @@ def _check_types() -> list[Any]:
     return errors
 
 
-def _check_integration_settings() -> list[Any]:
-    errors = []
-    policy = app_settings.SHOP_ADAPTER_ERRORS
-    if policy not in ("log", "raise"):
-        errors.append(
+TIMEDELTA_SETTINGS = (
+    "RECOMMENDATION_WINDOW",
+    "DELIVERY_RETRY_DELAY",
+    "DELIVERY_RETRY_MAX_DELAY",
+    "DELIVERY_SENDING_TIMEOUT",
+)
+
+
+def _check_channels() -> list[Any]:
+    errors = _check_backends()
+    errors += _check_guards()
+    errors += _check_channel_types()
+    return errors
+
+
+def _check_backends() -> list[Any]:
+    from omnichannel.channels.models import MessageChannel
+    from omnichannel.channels.registry import load_backend
+
+    backends = app_settings.CHANNEL_BACKENDS
+    if not isinstance(backends, dict):
+        return [
             Error(
-                f"OMNICHANNEL['SHOP_ADAPTER_ERRORS'] = {policy!r} is not 'log' or "
-                "'raise'.",
-                hint="Use 'log' in production so an adapter error cannot fail a "
-                "checkout, and 'raise' in tests.",
-                id="omnichannel.E090",
+                "OMNICHANNEL['CHANNEL_BACKENDS'] must be a dict of channel to backend.",
+                hint='For example {"sms": {"BACKEND": "omnichannel.channels.backends.'
+                'sms.TwilioSMSBackend", "OPTIONS": {...}}}.',
+                id="omnichannel.E030",
             )
-        )
-    after = app_settings.CART_ABANDONED_AFTER
-    max_age = app_settings.CART_ABANDONED_MAX_AGE
-    for name, value in (
-        ("CART_ABANDONED_AFTER", after),
-        ("CART_ABANDONED_MAX_AGE", max_age),
-    ):
-        if not isinstance(value, timedelta) or value <= timedelta(0):
+        ]
+    errors = []
+    for channel in backends:
+        if channel not in MessageChannel.values:
             errors.append(
                 Error(
-                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
-                    hint=f"Use a datetime.timedelta, such as {DEFAULTS[name]!r}.",
-                    id="omnichannel.E091",
+                    f"OMNICHANNEL['CHANNEL_BACKENDS'] names {channel!r}, which is not "
+                    "a channel.",
+                    hint=f"Use one of {', '.join(MessageChannel.values)}.",
+                    id="omnichannel.E030",
                 )
             )
-    if (
-        isinstance(after, timedelta)
-        and isinstance(max_age, timedelta)
-        and max_age <= after
-    ):
+    for channel in MessageChannel.values:
+        try:
+            backend = load_backend(channel)
+        except ImproperlyConfigured as error:
+            errors.append(
+                Error(
+                    str(error),
+                    hint="Point it at a subclass of omnichannel.channels.backends."
+                    "base.BaseBackend and give the OPTIONS its docstring lists.",
+                    id="omnichannel.E031",
+                )
+            )
+            continue
+        errors += _check_backend_options(channel, backend)
+    return errors
+
+
+def _check_backend_options(channel: str, backend: Any) -> list[Any]:
+    from omnichannel.channels.backends.webhook import WebhookBackend
+    from omnichannel.channels.backends.webpush import WebPushBackend
+
+    errors = []
+    if isinstance(backend, WebPushBackend):
+        missing = [
+            name
+            for name in ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT")
+            if not backend.option(name)
+        ]
+        if missing:
+            errors.append(
+                Error(
+                    f"The web push backend lacks the options {', '.join(missing)}.",
+                    hint="Generate a key pair with `vapid --gen` (py-vapid) and give "
+                    "a mailto: or https: subject.",
+                    id="omnichannel.E036",
+                )
+            )
+    if isinstance(backend, WebhookBackend):
+        if not backend.option("URL") or len(backend.option("SECRET") or "") < 32:
+            errors.append(
+                Error(
+                    "The webhook backend needs a URL and a SECRET of at least 32 "
+                    "characters.",
+                    hint="Generate the secret with secrets.token_urlsafe(32) and "
+                    "share it with the receiver.",
+                    id="omnichannel.E037",
+                )
+            )
+    return errors
+
+
+def _check_guards() -> list[Any]:
+    from omnichannel.channels.guards import parse_clock
+
+    errors = []
+    window = app_settings.QUIET_HOURS
+    if window is not None:
+        try:
+            start, end = window
+            parse_clock(start)
+            parse_clock(end)
+        except (TypeError, ValueError):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['QUIET_HOURS'] = {window!r} is not a pair of times.",
+                    hint='Write it as ("21:00", "09:00"), or None for no quiet hours.',
+                    id="omnichannel.E032",
+                )
+            )
+    caps = app_settings.FREQUENCY_CAPS
+    valid = isinstance(caps, dict) and all(
+        isinstance(cap, tuple | list)
+        and len(cap) == 2
+        and isinstance(cap[0], int)
+        and cap[0] >= 0
+        and isinstance(cap[1], timedelta)
+        for cap in caps.values()
+    )
+    if not valid:
         errors.append(
             Error(
-                "OMNICHANNEL['CART_ABANDONED_MAX_AGE'] is not longer than "
-                "CART_ABANDONED_AFTER, so no cart would ever be reported.",
-                hint="Make CART_ABANDONED_MAX_AGE longer, for example 7 days.",
-                id="omnichannel.E091",
+                "OMNICHANNEL['FREQUENCY_CAPS'] must map channels to pairs of count "
+                "and timedelta.",
+                hint='For example {"email": (3, timedelta(days=7))}.',
+                id="omnichannel.E033",
             )
         )
     return errors
 
 
-OSCAR_STATUS_KEYS = ("paid", "cancelled", "refunded")
+def _check_channel_types() -> list[Any]:
+    from omnichannel.channels.recommendations import BaseRecommender
 
-
-def _check_oscar() -> list[Any]:
     errors = []
-    statuses = app_settings.OSCAR_ORDER_STATUSES
-    valid = isinstance(statuses, dict) and all(
-        key in OSCAR_STATUS_KEYS
-        and isinstance(value, list | tuple)
-        and all(isinstance(item, str) for item in value)
-        for key, value in statuses.items()
-    )
-    if not valid:
+    for name in TIMEDELTA_SETTINGS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use a datetime.timedelta (default {DEFAULTS[name]!r}).",
+                    id="omnichannel.E035",
+                )
+            )
+    attempts = app_settings.DELIVERY_MAX_ATTEMPTS
+    if not isinstance(attempts, int) or attempts < 1:
         errors.append(
             Error(
-                "OMNICHANNEL['OSCAR_ORDER_STATUSES'] must be a dict with the keys "
-                "'paid', 'cancelled' and 'refunded', each a list of Oscar order "
-                "statuses.",
-                hint=f"For example {DEFAULTS['OSCAR_ORDER_STATUSES']!r}.",
-                id="omnichannel.E092",
+                f"OMNICHANNEL['DELIVERY_MAX_ATTEMPTS'] = {attempts!r} is not a "
+                "positive integer.",
+                hint="Use 1 for no retries; the default is 5.",
+                id="omnichannel.E035",
             )
         )
-    adapters = app_settings.SHOP_ADAPTERS
-    if not isinstance(adapters, dict) or importlib.util.find_spec("oscar") is None:
-        return errors
-
-    from oscar.core.loading import get_model as oscar_get_model
-
-    from omnichannel.integrations.oscar import adapters as oscar_adapters
-
-    expected = {
-        oscar_adapters.OrderAdapter: ("order", "Order"),
-        oscar_adapters.BasketAdapter: ("basket", "Basket"),
-    }
-    found: set[type] = set()
-    for label, path in adapters.items():
-        try:
-            adapter_class = import_string(path)
-            model = apps.get_model(label)
-        except (ImportError, LookupError, ValueError, ImproperlyConfigured):
-            continue  # omnichannel.E002 and E003 report these.
-        for oscar_class, (app_label, model_name) in expected.items():
-            if not (
-                isinstance(adapter_class, type)
-                and issubclass(adapter_class, oscar_class)
-            ):
-                continue
-            found.add(oscar_class)
-            oscar_model = oscar_get_model(app_label, model_name)
-            if model is not oscar_model:
-                errors.append(
-                    Error(
-                        f"OMNICHANNEL['SHOP_ADAPTERS'] gives {path} to {label!r}, "
-                        f"but it reads Oscar's {oscar_model._meta.label}.",
-                        hint=f"Use {oscar_model._meta.label!r} as the key.",
-                        id="omnichannel.E093",
-                    )
-                )
-    if found and "omnichannel.middleware.OmnichannelMiddleware" not in getattr(
-        settings, "MIDDLEWARE", []
+    try:
+        recommender = app_settings.import_path("RECOMMENDER")
+    except ImportError as error:
+        recommender = None
+        problem = str(error)
+    else:
+        problem = "it is not a subclass of BaseRecommender"
+    if not (isinstance(recommender, type) and issubclass(recommender, BaseRecommender)):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['RECOMMENDER'] cannot be used: {problem}.",
+                hint="Name a subclass of omnichannel.channels.recommendations."
+                "BaseRecommender.",
+                id="omnichannel.E034",
+            )
+        )
+    site_url = app_settings.SITE_URL
+    if (
+        isinstance(site_url, str)
+        and site_url.startswith("http://")
+        and not (getattr(settings, "DEBUG", False))
     ):
         errors.append(
             Warning(
-                "The Oscar adapters are configured but OmnichannelMiddleware is not "
-                "in MIDDLEWARE, so anonymous baskets and product views cannot be "
-                "tied to a visitor and are not recorded.",
-                hint="Add 'omnichannel.middleware.OmnichannelMiddleware' after "
-                "AuthenticationMiddleware.",
-                id="omnichannel.W090",
-            )
-        )
-    if found and len(found) < len(expected):
-        missing = (
-            "basket.Basket" if oscar_adapters.OrderAdapter in found else "order.Order"
-        )
-        errors.append(
-            Warning(
-                f"Only one Oscar adapter is configured; {missing} has none, so its "
-                "events are not recorded.",
-                hint="Use omnichannel.integrations.oscar.SHOP_ADAPTERS, which names "
-                "both.",
-                id="omnichannel.W091",
+                "OMNICHANNEL['SITE_URL'] uses http, so tracking and unsubscribe links "
+                "in messages travel unencrypted.",
+                hint="Set SITE_URL to the shop's https address.",
+                id="omnichannel.W030",
             )
         )
     return errors
@@ -439,4 +497,134 @@ def _check_audience_platforms() -> list[Any]:
                     id="omnichannel.W080",
                 )
             )
+    return errors
+
+
+def _check_integration_settings() -> list[Any]:
+    errors = []
+    policy = app_settings.SHOP_ADAPTER_ERRORS
+    if policy not in ("log", "raise"):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['SHOP_ADAPTER_ERRORS'] = {policy!r} is not 'log' or "
+                "'raise'.",
+                hint="Use 'log' in production so an adapter error cannot fail a "
+                "checkout, and 'raise' in tests.",
+                id="omnichannel.E090",
+            )
+        )
+    after = app_settings.CART_ABANDONED_AFTER
+    max_age = app_settings.CART_ABANDONED_MAX_AGE
+    for name, value in (
+        ("CART_ABANDONED_AFTER", after),
+        ("CART_ABANDONED_MAX_AGE", max_age),
+    ):
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use a datetime.timedelta, such as {DEFAULTS[name]!r}.",
+                    id="omnichannel.E091",
+                )
+            )
+    if (
+        isinstance(after, timedelta)
+        and isinstance(max_age, timedelta)
+        and max_age <= after
+    ):
+        errors.append(
+            Error(
+                "OMNICHANNEL['CART_ABANDONED_MAX_AGE'] is not longer than "
+                "CART_ABANDONED_AFTER, so no cart would ever be reported.",
+                hint="Make CART_ABANDONED_MAX_AGE longer, for example 7 days.",
+                id="omnichannel.E091",
+            )
+        )
+    return errors
+
+
+OSCAR_STATUS_KEYS = ("paid", "cancelled", "refunded")
+
+
+def _check_oscar() -> list[Any]:
+    errors = []
+    statuses = app_settings.OSCAR_ORDER_STATUSES
+    valid = isinstance(statuses, dict) and all(
+        key in OSCAR_STATUS_KEYS
+        and isinstance(value, list | tuple)
+        and all(isinstance(item, str) for item in value)
+        for key, value in statuses.items()
+    )
+    if not valid:
+        errors.append(
+            Error(
+                "OMNICHANNEL['OSCAR_ORDER_STATUSES'] must be a dict with the keys "
+                "'paid', 'cancelled' and 'refunded', each a list of Oscar order "
+                "statuses.",
+                hint=f"For example {DEFAULTS['OSCAR_ORDER_STATUSES']!r}.",
+                id="omnichannel.E092",
+            )
+        )
+    adapters = app_settings.SHOP_ADAPTERS
+    if not isinstance(adapters, dict) or importlib.util.find_spec("oscar") is None:
+        return errors
+
+    from oscar.core.loading import get_model as oscar_get_model
+
+    from omnichannel.integrations.oscar import adapters as oscar_adapters
+
+    expected = {
+        oscar_adapters.OrderAdapter: ("order", "Order"),
+        oscar_adapters.BasketAdapter: ("basket", "Basket"),
+    }
+    found: set[type] = set()
+    for label, path in adapters.items():
+        try:
+            adapter_class = import_string(path)
+            model = apps.get_model(label)
+        except (ImportError, LookupError, ValueError, ImproperlyConfigured):
+            continue  # omnichannel.E002 and E003 report these.
+        for oscar_class, (app_label, model_name) in expected.items():
+            if not (
+                isinstance(adapter_class, type)
+                and issubclass(adapter_class, oscar_class)
+            ):
+                continue
+            found.add(oscar_class)
+            oscar_model = oscar_get_model(app_label, model_name)
+            if model is not oscar_model:
+                errors.append(
+                    Error(
+                        f"OMNICHANNEL['SHOP_ADAPTERS'] gives {path} to {label!r}, "
+                        f"but it reads Oscar's {oscar_model._meta.label}.",
+                        hint=f"Use {oscar_model._meta.label!r} as the key.",
+                        id="omnichannel.E093",
+                    )
+                )
+    if found and "omnichannel.middleware.OmnichannelMiddleware" not in getattr(
+        settings, "MIDDLEWARE", []
+    ):
+        errors.append(
+            Warning(
+                "The Oscar adapters are configured but OmnichannelMiddleware is not "
+                "in MIDDLEWARE, so anonymous baskets and product views cannot be "
+                "tied to a visitor and are not recorded.",
+                hint="Add 'omnichannel.middleware.OmnichannelMiddleware' after "
+                "AuthenticationMiddleware.",
+                id="omnichannel.W090",
+            )
+        )
+    if found and len(found) < len(expected):
+        missing = (
+            "basket.Basket" if oscar_adapters.OrderAdapter in found else "order.Order"
+        )
+        errors.append(
+            Warning(
+                f"Only one Oscar adapter is configured; {missing} has none, so its "
+                "events are not recorded.",
+                hint="Use omnichannel.integrations.oscar.SHOP_ADAPTERS, which names "
+                "both.",
+                id="omnichannel.W091",
+            )
+        )
     return errors

@@ -63,6 +63,32 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Channels: channel name -> {"BACKEND": dotted path, "OPTIONS": {...}}. Channels
+    # left out use the defaults in omnichannel.channels.registry.DEFAULT_BACKENDS.
+    "CHANNEL_BACKENDS": {},
+    # Sender address of marketing email; None uses settings.DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
+    # Address that receives mailto unsubscribe requests; None leaves it out.
+    "UNSUBSCRIBE_MAILTO": None,
+    # UTM tags added to links that point at SITE_URL's host or at these hosts.
+    "UTM_SOURCE": "omnichannel",
+    "UTM_DOMAINS": [],
+    # Line added to marketing SMS that do not already carry an opt-out word.
+    "SMS_STOP_TEXT": "STOP to opt out",
+    # Quiet hours in the recipient's zone, ("21:00", "09:00"), or None.
+    "QUIET_HOURS": None,
+    # Channel -> (maximum messages, period), counted over every journey and campaign.
+    "FREQUENCY_CAPS": {},
+    # Retries of provider errors: attempts in total and the first back-off, doubled
+    # on each attempt up to DELIVERY_RETRY_MAX_DELAY.
+    "DELIVERY_MAX_ATTEMPTS": 5,
+    "DELIVERY_RETRY_DELAY": timedelta(minutes=1),
+    "DELIVERY_RETRY_MAX_DELAY": timedelta(hours=6),
+    # A delivery left in "sending" this long (a worker died mid-send) is failed.
+    "DELIVERY_SENDING_TIMEOUT": timedelta(minutes=15),
+    # Recommendations in messages.
+    "RECOMMENDER": "omnichannel.channels.recommendations.EventLogRecommender",
+    "RECOMMENDATION_WINDOW": timedelta(days=90),
     # Predictions (BG/NBD, Gamma-Gamma, send time, channel affinity)
     "PREDICTIONS_AT_RISK_FROM": 0.5,
     "PREDICTIONS_CHURNING_FROM": 0.8,

@@ -39,6 +39,55 @@ class AdapterError(OmnichannelError, TypeError):
     """A shop adapter returned a value of the wrong shape."""
 
 
+class ChannelError(OmnichannelError):
+    """Base class of errors raised by channel backends and the outbox."""
+
+
+class InvalidAddress(ChannelError, ValueError):
+    """The recipient's address on a channel is missing or cannot be used.
+
+    ``reason`` is ``no_address`` when the profile has none and ``invalid_address``
+    when the provider or the validator rejects it. The delivery is failed and never
+    retried.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid_address") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderError(ChannelError, RuntimeError):
+    """A provider did not accept a message.
+
+    ``retryable`` tells whether the same request may succeed later (rate limit,
+    server error, time-out); ``retry_after`` is the provider's requested wait in
+    seconds, if it gave one; ``code`` is the provider's own error code.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        code: str = "",
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.code = code
+        self.status = status
+
+
+class DeliveryError(ChannelError, ValueError):
+    """A delivery cannot be created from the given arguments."""
+
+
+class RenderError(ChannelError, ValueError):
+    """A message template failed while rendering for one recipient."""
+
+
 class ExperimentError(OmnichannelError, ValueError):
     """An experiment or one of its variants is set up in a way that cannot run.
 
