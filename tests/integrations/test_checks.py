@@ -10,7 +10,13 @@ from omnichannel.checks import check_settings
 
 def check_ids(**settings):
     with override_settings(OMNICHANNEL=settings):
-        return [message.id for message in check_settings()]
+        # Only the ids of the integration checks: other domains warn about their
+        # own settings, which these tests leave out.
+        return [
+            message.id
+            for message in check_settings()
+            if message.id[len("omnichannel.") + 1 :].startswith("09")
+        ]
 
 
 def test_defaults_pass():
