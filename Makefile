@@ -37,6 +37,7 @@ browser-deps:
 
 test: $(VENV)/.installed browser-deps
 	$(MAKE) test-sqlite
+	$(MAKE) test-oscar
 	@if $(PY) -c "import psycopg; psycopg.connect('$(DATABASE_URL_PG)', connect_timeout=3).close()" 2>/dev/null; then \
 		$(MAKE) test-postgres; \
 	else \
