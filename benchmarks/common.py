@@ -25,6 +25,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    # Tasks run eagerly in the calling process, as the test settings ask; without
+    # this app .delay() would publish to a broker.
+    import tests.celery_app  # noqa: F401
 
 
 @contextmanager

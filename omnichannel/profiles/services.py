@@ -31,6 +31,8 @@ STRONG_KINDS = (Kind.EMAIL, Kind.PHONE, Kind.USER)
 ORDER_REVERSAL_EVENTS = ("order_cancelled", "order_refunded")
 AGGREGATE_EVENTS = (ORDER_EVENT, *ORDER_REVERSAL_EVENTS)
 MAX_PROPERTIES_BYTES = 32 * 1024
+# Events the app records about itself; they do not mean the customer was seen.
+PASSIVE_SOURCES = ("journey", "import")
 
 
 @dataclass
@@ -415,6 +417,8 @@ def _touch_profile(profile: Profile, event: Event) -> None:
         recompute_aggregates([profile.pk])
         profile.refresh_from_db()
         signals.profile_aggregates_changed.send(sender=Profile, profile=profile)
+    elif event.source in PASSIVE_SOURCES:
+        return
     elif profile.last_seen_at is None or event.occurred_at > profile.last_seen_at:
         Profile.objects.filter(pk=profile.pk).update(last_seen_at=event.occurred_at)
         profile.last_seen_at = event.occurred_at
