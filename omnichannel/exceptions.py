@@ -39,6 +39,23 @@ class AdapterError(OmnichannelError, TypeError):
     """A shop adapter returned a value of the wrong shape."""
 
 
+class InvalidDiscountCode(OmnichannelError, ValueError):
+    """A discount code cannot be created from the given arguments.
+
+    ``field`` names the argument (``code``, ``kind``, ``value``, ``valid_until``) so
+    that callers can show the message beside it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class DiscountCodeTaken(InvalidDiscountCode):
+    """The shop already has a discount code with this text; choose another one."""
+
+
 class ExperimentError(OmnichannelError, ValueError):
     """An experiment or one of its variants is set up in a way that cannot run.
 
@@ -54,3 +71,32 @@ class ExperimentError(OmnichannelError, ValueError):
 
 class InsufficientData(OmnichannelError, ValueError):
     """A statistic cannot be computed from the counts given (an empty group, say)."""
+
+
+class OfferError(OmnichannelError, ValueError):
+    """An offer cannot be issued or is set up in a way that cannot work.
+
+    ``reason`` is a stable machine-readable string (``inactive``, ``not_started``,
+    ``ended``, ``not_in_audience``, ``limit_reached``, ``shop_rejected``, ...) and
+    ``field`` names the offer field to blame when one is.
+    """
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+
+
+class OfferCodeRejected(OmnichannelError, ValueError):
+    """A customer's offer code cannot be used; nothing was changed.
+
+    ``reason`` is one of ``unknown``, ``not_yours``, ``sign_in_required``,
+    ``claimed``, ``expired``, ``not_started``, ``withdrawn`` or ``sold_out``;
+    ``message`` is a translated sentence for the customer.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

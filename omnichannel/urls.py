@@ -10,4 +10,5 @@ app_name = "omnichannel"
 urlpatterns: list = [
     path("", include("omnichannel.profiles.urls")),
     path("api/", include("omnichannel.experiments.urls")),
+    path("api/", include("omnichannel.offers.urls")),
 ]

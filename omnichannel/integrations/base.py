@@ -3,7 +3,8 @@
 A shop plugs in by naming, in ``OMNICHANNEL["SHOP_ADAPTERS"]``, an adapter class for its
 order model and one for its cart model. The app connects ``post_save`` handlers to
 those models and asks the adapter to read each saved instance. Adapters only read; they
-never write to the shop's tables.
+never write to the shop's tables, with one exception: ``create_discount_code`` writes
+a code the shop's checkout accepts.
 """
 
 from __future__ import annotations
@@ -87,6 +88,30 @@ class ShopAdapter:
     model_label: str = ""
     #: Source recorded on the events this adapter produces.
     source: str = "shop"
+
+    def create_discount_code(
+        self,
+        *,
+        code: str,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profile: Any,
+    ) -> str:
+        """Create a discount code the shop's checkout accepts; return the code.
+
+        ``kind`` is ``"percent"``, ``"amount"`` (in the shop's currency) or
+        ``"free_shipping"``. ``profile`` is the customer the code is meant for, or
+        None. Raise InvalidDiscountCode on a bad argument and DiscountCodeTaken when
+        the code exists. Write in the caller's transaction, so a rollback removes
+        the code.
+        """
+        raise NotImplementedError(
+            f"{type(self).__qualname__} cannot create discount codes. Override "
+            "create_discount_code() in the shop's adapter to write a code to the "
+            "shop's own discount model; docs/adapters.md shows how."
+        )
 
     def get_customer(self, instance: Any) -> Customer:
         """Return the identifiers of the customer behind ``instance``."""
