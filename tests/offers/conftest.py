@@ -25,4 +25,6 @@ def ben():
 
 @pytest.fixture
 def offer():
-    return OfferFactory(slug="vip-early-access", name="VIP early access", code_prefix="VIP")
+    return OfferFactory(
+        slug="vip-early-access", name="VIP early access", code_prefix="VIP"
+    )
