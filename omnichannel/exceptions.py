@@ -4,6 +4,8 @@ Each one subclasses :class:`OmnichannelError` and the built-in exception it rese
 so callers can catch either.
 """
 
+from rest_framework.exceptions import APIException
+
 
 class OmnichannelError(Exception):
     """Base class of every error the app raises on purpose."""
@@ -88,15 +90,33 @@ class OfferError(OmnichannelError, ValueError):
         self.field = field
 
 
-class OfferCodeRejected(OmnichannelError, ValueError):
+class OfferCodeRejected(OmnichannelError, ValueError, APIException):
     """A customer's offer code cannot be used; nothing was changed.
 
     ``reason`` is one of ``unknown``, ``not_yours``, ``sign_in_required``,
     ``claimed``, ``expired``, ``not_started``, ``withdrawn`` or ``sold_out``;
     ``message`` is a translated sentence for the customer.
+
+    It is also a DRF ``APIException`` with the HTTP status of its reason, so a REST
+    endpoint whose transaction it fails (an order reported through the events API
+    with a used code, say) answers 409 with the reason as ``code`` instead of
+    failing with a server error.
     """
 
+    STATUS_BY_REASON = {
+        "unknown": 404,
+        "not_yours": 403,
+        "sign_in_required": 403,
+        "claimed": 409,
+        "not_started": 409,
+        "sold_out": 409,
+        "expired": 410,
+        "withdrawn": 410,
+    }
+
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        APIException.__init__(self, detail=message, code=reason)
+        self.args = (message,)
         self.reason = reason
         self.message = message
+        self.status_code = self.STATUS_BY_REASON.get(reason, 400)

@@ -28,18 +28,6 @@ from omnichannel.profiles.services import profile_for_request
 
 logger = logging.getLogger(__name__)
 
-# HTTP status of each reason a code is refused.
-REJECTION_STATUS = {
-    "unknown": status.HTTP_404_NOT_FOUND,
-    "not_yours": status.HTTP_403_FORBIDDEN,
-    "sign_in_required": status.HTTP_403_FORBIDDEN,
-    "claimed": status.HTTP_409_CONFLICT,
-    "not_started": status.HTTP_409_CONFLICT,
-    "sold_out": status.HTTP_409_CONFLICT,
-    "expired": status.HTTP_410_GONE,
-    "withdrawn": status.HTTP_410_GONE,
-}
-
 
 class OfferStatusSerializer(serializers.Serializer):
     slug = serializers.SlugField()
@@ -218,9 +206,7 @@ class CodeCheckView(OfferAPIView):
         try:
             customer_offer = check_code(serializer.validated_data["code"], profile)
         except OfferCodeRejected as rejected:
-            return _error(
-                rejected.message, rejected.reason, REJECTION_STATUS[rejected.reason]
-            )
+            return _error(rejected.message, rejected.reason, rejected.status_code)
         return Response(
             {"valid": True, "offer": build_status(customer_offer).as_dict()}
         )
