@@ -99,7 +99,7 @@ class OfferCodeRejected(OmnichannelError, ValueError, APIException):
 
     It is also a DRF ``APIException`` with the HTTP status of its reason, so a REST
     endpoint whose transaction it fails (an order reported through the events API
-    with a used code, say) answers 409 with the reason as ``code`` instead of
+    with a used code, say) returns 409 with the reason as ``code`` instead of
     failing with a server error.
     """
 

@@ -1,8 +1,9 @@
 """Optional checks of personal offer codes with the omnichannel app.
 
 The omnichannel app creates its offer codes as this shop's Discount rows. A Discount
-has no owner, so the checkout asks the app whether the customer may use a code: it
-was issued to someone else, or used already through the app or at the till.
+has no owner, so the checkout checks with the app that the customer may use a code,
+which fails when it was issued to someone else or used already in the app or at the
+till.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.apps import apps
 
 
 def offer_code_error(code: str, *, email: str = "", user: Any = None) -> str | None:
-    """Return why the omnichannel app refuses ``code`` for this customer, or None.
+    """Return why the omnichannel app rejects ``code`` for this customer, or None.
 
     None also when the app is not installed or the code is not one of its codes.
     """
@@ -30,7 +31,7 @@ def offer_code_error(code: str, *, email: str = "", user: Any = None) -> str | N
 
 
 def offer_code_errors() -> tuple[type[Exception], ...]:
-    """Return the exception placing an order raises when the app refuses its code.
+    """Return the exception placing an order raises when the app rejects its code.
 
     Two checkouts can race for one code past the form's check; the order's own
     transaction then fails with this exception.

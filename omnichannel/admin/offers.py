@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from omnichannel.offers.models import CustomerOffer, Offer, OfferCode
-from omnichannel.offers.services import primary_code
+from omnichannel.offers.services import primary_code, primary_code_subquery
 
 CLAIMED = Q(customer_offers__state=CustomerOffer.State.CLAIMED)
 
@@ -189,6 +189,10 @@ class CustomerOfferAdmin(admin.ModelAdmin):
     date_hierarchy = "issued_at"
     show_full_result_count = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CustomerOffer]:
+        queryset = super().get_queryset(request)
+        return queryset.annotate(primary_code=primary_code_subquery())
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -225,7 +229,8 @@ class CustomerOfferInline(admin.TabularInline):
     verbose_name_plural = _("offers")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CustomerOffer]:
-        return super().get_queryset(request).select_related("offer")
+        queryset = super().get_queryset(request).select_related("offer")
+        return queryset.annotate(primary_code=primary_code_subquery())
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

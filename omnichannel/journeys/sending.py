@@ -142,7 +142,7 @@ def issue_step_offer(
 
     Returns None, and logs the step as skipped, when the offer cannot be issued or
     the customer's code was already used or expired: a message must not promise a
-    code that the checkout would refuse.
+    code that the checkout would reject.
     """
     from omnichannel.exceptions import OfferError
     from omnichannel.offers.services import issue_code

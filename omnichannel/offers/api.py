@@ -1,8 +1,8 @@
 """REST API of offers for the mobile app and the site's own scripts.
 
-The customer is whoever the request authenticates as (the project's DRF
-authentication: a session, a token) or, for an anonymous visitor, the profile
-behind the visitor cookie. Staff may name another customer by profile uuid, as a
+The customer is the user the request is authenticated as (by the project's DRF
+authentication, such as a session or a token) or, for an anonymous visitor, the
+profile behind the visitor cookie. Staff may name another customer by profile uuid, as a
 till or the agent console does. Errors are ``{"detail": sentence, "code": reason}``.
 """
 
@@ -160,7 +160,7 @@ class CodeCheckView(OfferAPIView):
 
     Limited per IP address and per customer (``OFFER_CODE_CHECKS_PER_IP`` and
     ``OFFER_CODE_CHECKS_PER_PROFILE`` per ``OFFER_CODE_CHECK_WINDOW``); over the
-    limit the answer is 429 with ``Retry-After``.
+    limit the response is 429 with ``Retry-After``.
     """
 
     @extend_schema(

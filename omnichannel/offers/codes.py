@@ -44,9 +44,10 @@ def unused_codes(count: int, prefix: str = "") -> list[str]:
     """Return ``count`` distinct new codes that no stored OfferCode uses.
 
     Candidates are drawn in one go and checked against the table in one query per
-    attempt; a clash (about one in 10^15 per code at the default length) is
-    redrawn. A concurrent insert of the same code is still possible, so callers
-    insert under the unique constraint and retry on IntegrityError.
+    LOOKUP_CHUNK codes. A clash (at the default length and with a million codes
+    stored, about one draw in 10^9) is redrawn. A concurrent insert of the same code
+    is still possible, so callers insert under the unique constraint and retry on
+    IntegrityError.
     """
     from omnichannel.offers.models import OfferCode
 

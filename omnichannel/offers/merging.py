@@ -7,7 +7,7 @@ from typing import Any
 from omnichannel.offers.models import CustomerOffer, OfferCode
 
 State = CustomerOffer.State
-# Which of two copies of one offer describes the customer: the one further along.
+# Rank of each state when two copies of one offer are joined: the higher one is kept.
 STATE_RANK = {State.EXPIRED: 0, State.ISSUED: 1, State.SEEN: 2, State.CLAIMED: 3}
 
 
@@ -16,7 +16,7 @@ def merge_customer_offers(survivor: Any, loser: Any) -> list[int]:
 
     An offer both profiles hold stays one row: the survivor's row takes the
     loser's codes and the furthest state of the two, and the loser's row is
-    deleted. Rows of offers only the loser holds move unchanged.
+    deleted. Rows of offers that only the loser has move unchanged.
     """
     held = {
         row.offer_id: row

@@ -23,7 +23,7 @@ KEY_PREFIX = "omnichannel:offers:checks"
 
 @dataclass(frozen=True)
 class Limited:
-    """A refused check: which counter was full and how long until it empties."""
+    """A rejected check: which counter was full and how long until it empties."""
 
     scope: str
     retry_after: int
@@ -56,21 +56,21 @@ def hit(ip: str, profile_id: int | None, *, now: float | None = None) -> Limited
         checks.append(
             ("profile", str(profile_id), app_settings.OFFER_CODE_CHECKS_PER_PROFILE)
         )
-    refused = None
+    rejected = None
     for scope, identifier, limit in checks:
         count, wait = _count(scope, identifier, window, now)
         if count <= limit:
             continue
         if count == limit + 1:
-            # Logged once per window and client, not on every refused check.
+            # Logged once per window and client, not on every rejected check.
             logger.warning(
-                "offer code checks over the %s limit of %d (profile %s); refused "
+                "offer code checks over the %s limit of %d (profile %s); rejected "
                 "for %d s",
                 scope,
                 limit,
                 profile_id,
                 wait,
             )
-        if refused is None or wait > refused.retry_after:
-            refused = Limited(scope, wait)
-    return refused
+        if rejected is None or wait > rejected.retry_after:
+            rejected = Limited(scope, wait)
+    return rejected

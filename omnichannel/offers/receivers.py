@@ -15,7 +15,7 @@ def claim_offers_of_order(sender: Any, event: Any, profile: Any, **kwargs: Any) 
     """Claim the offer codes an order used, inside the order event's transaction.
 
     Whatever channel reported the order (a shop adapter, the events API for the app
-    or a till), the claim commits or rolls back with it. A refused code raises
+    or a till), the claim commits or rolls back with it. A rejected code raises
     OfferCodeRejected, which rolls the order event back too.
     """
     if event.name != ORDER_EVENT or not event.properties.get("discount_codes"):

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -53,7 +53,7 @@ def get_offer(offer: Offer | str) -> Offer:
 
 
 def live_profile(profile: Profile) -> Profile:
-    """Follow ``merged_into`` to the profile that holds the customer's data now."""
+    """Follow ``merged_into`` to the profile the customer's data was merged into."""
     seen = {profile.pk}
     while profile.merged_into_id is not None and len(seen) < MAX_MERGE_HOPS:
         if profile.merged_into_id in seen:
@@ -136,10 +136,11 @@ def issue_code(
 ) -> CustomerOffer:
     """Give ``profile`` a code for ``offer`` and return their CustomerOffer.
 
-    Idempotent per customer and offer: a customer who holds the offer gets the row
-    they have, in whatever state, and no second code. A new code is created in the
-    shop through the shop adapter in the caller's transaction when the offer says
-    so. Raises OfferError when the offer cannot be issued to this customer now.
+    Idempotent per customer and offer: a customer who has the offer gets their row
+    back, in whatever state, and no second code. When the offer's
+    ``create_in_shop`` is set, a new code is also created in the shop through the
+    shop adapter, in the caller's transaction. Raises OfferError when the offer
+    cannot be issued to this customer now.
     """
     offer = get_offer(offer)
     at = at or timezone.now()
@@ -155,17 +156,17 @@ def issue_code(
     existing = CustomerOffer.objects.filter(offer=offer, profile=profile).first()
     if existing is not None:
         return existing
-    reason, _count = next(iter(result.refused.items()))
+    reason, _count = next(iter(result.rejected.items()))
     raise OfferError(reason, _limit_message(offer), field="max_codes")
 
 
 @dataclass
 class IssueResult:
-    """What issue_codes() did: rows created, customers who had one, refusals."""
+    """Outcome of issue_codes(): rows created, customers who had one, rejections."""
 
     created: list[CustomerOffer] = field(default_factory=list)
     existing: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 def issue_codes(
@@ -177,8 +178,8 @@ def issue_codes(
 ) -> IssueResult:
     """Issue codes to many customers at once, as a campaign or a segment send does.
 
-    Customers who hold the offer keep their row, erased profiles and those outside
-    the audience are refused, and the offer's code limit stops the issue when
+    Customers who have the offer keep their row, erased profiles and those outside
+    the audience are rejected, and the offer's code limit stops the issue when
     reached. Codes are drawn in bulk without collisions and written in one
     transaction per chunk of ISSUE_CHUNK customers. Raises OfferError when the
     offer is inactive or outside its dates.
@@ -193,14 +194,14 @@ def issue_codes(
         part = _issue_many(offer, chunk, source=source, at=at)
         result.created += part.created
         result.existing += part.existing
-        for reason, count in part.refused.items():
-            result.refused[reason] = result.refused.get(reason, 0) + count
+        for reason, count in part.rejected.items():
+            result.rejected[reason] = result.rejected.get(reason, 0) + count
     logger.info(
-        "offer %s: %d codes issued, %d customers had one, %d refused",
+        "offer %s: %d codes issued, %d customers had one, %d rejected",
         offer.slug,
         len(result.created),
         result.existing,
-        sum(result.refused.values()),
+        sum(result.rejected.values()),
     )
     return result
 
@@ -215,15 +216,15 @@ def _issuable_profiles(
     )
     gone = len(ids) - len(profiles)
     if gone:
-        result.refused["erased_or_merged"] = (
-            result.refused.get("erased_or_merged", 0) + gone
+        result.rejected["erased_or_merged"] = (
+            result.rejected.get("erased_or_merged", 0) + gone
         )
     if offer.segments.exists():
         members = _in_audience(offer, [profile.pk for profile in profiles])
         outside = len(profiles) - len(members)
         if outside:
-            result.refused["not_in_audience"] = (
-                result.refused.get("not_in_audience", 0) + outside
+            result.rejected["not_in_audience"] = (
+                result.rejected.get("not_in_audience", 0) + outside
             )
         profiles = [profile for profile in profiles if profile.pk in members]
     return profiles
@@ -242,8 +243,8 @@ def _issue_many(
             return result
         except (IntegrityError, DiscountCodeTaken) as error:
             # Another worker issued to one of these customers, or drew or created
-            # the same code, between our checks and our insert; the savepoint
-            # undid this attempt, shop codes included.
+            # the same code, between our checks and our insert. The savepoint
+            # undid this attempt, shop codes included, so it is safe to retry.
             if attempt == ISSUE_ATTEMPTS:
                 raise
             logger.info(
@@ -275,7 +276,7 @@ def _write_issue(
         Offer.objects.select_for_update().filter(pk=offer.pk).first()
         room = max(offer.max_codes - offer.customer_offers.count(), 0)
         if len(todo) > room:
-            result.refused["limit_reached"] = len(todo) - room
+            result.rejected["limit_reached"] = len(todo) - room
             todo = todo[:room]
     if not todo:
         return
@@ -566,7 +567,7 @@ def claim_code(
     Runs in the caller's transaction and locks the customer's offer row, so of two
     orders that use one code at once exactly one claims it and the other gets
     OfferCodeRejected ``claimed``. The same order reported again is accepted and
-    changes nothing. Every other refusal raises OfferCodeRejected and writes
+    changes nothing. Every other rejection raises OfferCodeRejected and writes
     nothing. ``at`` is the time of the order, so an order placed before the code
     expired but reported later still counts.
     """
@@ -625,26 +626,14 @@ def claim_code(
 
 
 def _lock_customer_offer(normalised: str) -> CustomerOffer | None:
-    # Two steps, so that the lock covers the customer's offer row alone and not
-    # the offer or the profile a join would also lock. A merge may move the code
-    # to another row between the steps; the second lookup then finds it.
-    for _attempt in range(2):
-        customer_offer_id = (
-            OfferCode.objects.filter(code=normalised)
-            .values_list("customer_offer_id", flat=True)
-            .first()
-        )
-        if customer_offer_id is None:
-            return None
-        locked = (
-            CustomerOffer.objects.select_for_update()
-            .filter(pk=customer_offer_id)
-            .first()
-        )
-        if locked is not None:
-            locked.offer = Offer.objects.get(pk=locked.offer_id)
-            return locked
-    return None
+    # FOR UPDATE OF the customer's offer row alone: locking the offer row as well
+    # would make every claim of a campaign wait for the others.
+    return (
+        CustomerOffer.objects.select_for_update(of=("self",))
+        .select_related("offer")
+        .filter(codes__code=normalised)
+        .first()
+    )
 
 
 def claim_order_codes(event: Event, profile: Profile) -> list[CustomerOffer]:
@@ -697,11 +686,24 @@ def expire_due(at: datetime | None = None) -> int:
     return count
 
 
+def primary_code_subquery() -> Subquery:
+    """Return a subquery of each customer offer's primary code, for annotate()."""
+    return Subquery(
+        OfferCode.objects.filter(customer_offer=OuterRef("pk"))
+        .order_by("created_at", "id")
+        .values("code")[:1]
+    )
+
+
 def primary_code(customer_offer: CustomerOffer) -> str:
-    """Return the code shown to the customer: the first one issued to them."""
-    codes = getattr(customer_offer, "_prefetched_objects_cache", {}).get("codes")
-    if codes is not None:
-        return codes[0].code if codes else ""
+    """Return the code shown to the customer: the first one issued to them.
+
+    Reads the ``primary_code`` annotation (see primary_code_subquery) when the row
+    has one, else queries.
+    """
+    annotated = getattr(customer_offer, "primary_code", None)
+    if annotated is not None:
+        return annotated
     return (
         OfferCode.objects.filter(customer_offer=customer_offer)
         .order_by("created_at", "id")

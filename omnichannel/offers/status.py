@@ -1,4 +1,4 @@
-"""What every surface reads about a customer's offers: the code and its state.
+"""Readers of a customer's offers, the code and its state, for every surface.
 
 Template tags, journey branches, the agent console, the on-site pop-up and the API
 for the mobile app all call these functions, so they show the same thing.
@@ -11,10 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from omnichannel.offers.models import CustomerOffer, Offer, OfferCode
+from omnichannel.offers.models import CustomerOffer, Offer
 
 State = CustomerOffer.State
 OPEN_STATES = (State.ISSUED, State.SEEN)
@@ -107,11 +106,12 @@ def build_status(
 
 
 def _customer_offers(profile: Any) -> Any:
-    codes = OfferCode.objects.order_by("created_at", "id")
+    from omnichannel.offers.services import primary_code_subquery
+
     return (
         CustomerOffer.objects.filter(profile=profile)
         .select_related("offer")
-        .prefetch_related(Prefetch("codes", queryset=codes))
+        .annotate(primary_code=primary_code_subquery())
     )
 
 
@@ -158,7 +158,7 @@ def reached_state(
 ) -> bool:
     """Tell whether the customer's offer ``slug`` had reached ``state`` by ``at``.
 
-    ``issued`` holds once a code was issued, ``seen`` once it was seen or claimed,
+    ``issued`` is true once a code was issued, ``seen`` once it was seen or claimed,
     ``claimed`` once an order used it, and ``expired`` while it is expired and
     unused. Journey branches use these meanings.
     """

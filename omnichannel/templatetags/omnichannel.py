@@ -1,7 +1,7 @@
 """Template tags of the app: ``{% load omnichannel %}``.
 
-Each domain keeps its tags in its own section below; every tag is a thin wrapper
-over a plain function of its domain, and none raises while a page renders.
+Each domain keeps its tags in its own section below. Every tag is a thin wrapper
+over a plain function of its domain, and no tag raises while a page renders.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def test_issue_to_audience_action(staff, anna, ben, offer, on_commit):
     assert CustomerOffer.objects.get().source == "admin:admin"
 
 
-def test_issue_to_audience_without_segments_refused(staff, anna):
+def test_issue_to_audience_without_segments_rejected(staff, anna):
     offer = OfferFactory()
 
     response = staff.post(

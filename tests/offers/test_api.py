@@ -121,7 +121,7 @@ def test_api_check_valid_code(client, vip):
         ("withdrawn", 410, "withdrawn"),
     ],
 )
-def test_api_check_refusals(client, customer, offer, setup, status, reason):
+def test_api_check_rejections(client, customer, offer, setup, status, reason):
     other = identify(email="ben.sample@example.org")
     code = code_of(issue_code(offer, customer))
     if setup == "unknown":

@@ -163,7 +163,9 @@ def test_check_code_returns_usable_offer(anna, issued):
         ("expired", "ended", "expired on"),
     ],
 )
-def test_check_code_refusals_change_nothing(anna, ben, issued, reason, setup, message):
+def test_check_code_rejections_change_nothing(
+    anna, ben, issued, reason, setup, message
+):
     code = code_of(issued)
     profile = anna
     if setup == "typo":
@@ -233,7 +235,7 @@ def test_check_offer_code_finds_customer_by_email(issued):
     assert found.pk == issued.pk
 
 
-def test_check_offer_code_unknown_email_refused(issued):
+def test_check_offer_code_unknown_email_rejected(issued):
     with pytest.raises(OfferCodeRejected) as caught:
         check_offer_code(code_of(issued), email="someone.else@example.net")
 
@@ -320,7 +322,7 @@ def test_shop_checkout_claims_offer_on_web(anna, mug):
     assert Discount.objects.get(code=code_of(customer_offer)).used_by_order == order
 
 
-def test_shop_checkout_someone_elses_code_refused(client, ben, issued, mug):
+def test_shop_checkout_someone_elses_code_rejected(client, ben, issued, mug):
     from tests.shop.helpers import add_to_cart, checkout
 
     add_to_cart(client, mug)
@@ -336,7 +338,7 @@ def test_shop_checkout_someone_elses_code_refused(client, ben, issued, mug):
     assert_unchanged(issued)
 
 
-def test_shop_checkout_code_used_in_app_refused(client, anna, issued, mug):
+def test_shop_checkout_code_used_in_app_rejected(client, anna, issued, mug):
     from tests.shop.helpers import add_to_cart, checkout
 
     order_event(anna, code_of(issued), source="app")
@@ -351,9 +353,9 @@ def test_shop_checkout_code_used_in_app_refused(client, anna, issued, mug):
     assert not Order.objects.exists()
 
 
-def test_shop_place_order_race_refused_in_order_transaction(anna, ben, issued, mug):
+def test_shop_order_race_rejected_in_transaction(anna, ben, issued, mug):
     # The form's check passed, then the code was claimed elsewhere: the order's
-    # own transaction refuses it and nothing of the order stays.
+    # own transaction rejects it and nothing of the order stays.
     cart = CartFactory()
     CartLineFactory(cart=cart, product=mug)
 

@@ -80,9 +80,9 @@ def test_race_two_app_orders_one_claim():
     results = race(app_order("A-1"), app_order("A-2"))
 
     assert results.count("ordered") == 1
-    refused = [result for result in results if isinstance(result, OfferCodeRejected)]
-    assert len(refused) == 1
-    assert refused[0].reason == "claimed"
+    rejected = [result for result in results if isinstance(result, OfferCodeRejected)]
+    assert len(rejected) == 1
+    assert rejected[0].reason == "claimed"
     customer_offer.refresh_from_db()
     assert customer_offer.state == CustomerOffer.State.CLAIMED
     winner = "A-1" if results[0] == "ordered" else "A-2"

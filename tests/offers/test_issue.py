@@ -220,7 +220,7 @@ def test_issue_codes_bulk_counts(anna, ben):
 
     assert len(result.created) == 2
     assert result.existing == 1
-    assert result.refused == {"limit_reached": 3}
+    assert result.rejected == {"limit_reached": 3}
     assert offer.customer_offers.count() == 3
     codes = list(OfferCode.objects.values_list("code", flat=True))
     assert len(set(codes)) == 3
@@ -237,7 +237,7 @@ def test_issue_codes_skips_outside_audience(anna, ben):
     result = issue_codes(offer, [anna.pk, ben.pk])
 
     assert [row.profile_id for row in result.created] == [anna.pk]
-    assert result.refused == {"not_in_audience": 1}
+    assert result.rejected == {"not_in_audience": 1}
 
 
 def test_issue_codes_inactive_offer_rejected(anna):

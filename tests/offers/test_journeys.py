@@ -245,7 +245,11 @@ def test_send_step_puts_code_into_delivery(anna):
 
     run_due(T0)
 
+    from omnichannel.channels.services import render_for
+
     delivery = Delivery.objects.get()
     customer_offer = CustomerOffer.objects.get(profile=anna)
+    rendered, _tracked = render_for(delivery)
     assert delivery.context["offer_code"] == code_of(customer_offer)
     assert delivery.context["offer"]["slug"] == "cart-free-shipping"
+    assert f"Free shipping with {code_of(customer_offer)}" in rendered.html

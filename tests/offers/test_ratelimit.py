@@ -23,9 +23,9 @@ def test_hit_profile_limit_across_ips():
     assert hit("192.0.2.1", 7, now=NOW) is None
     assert hit("192.0.2.2", 7, now=NOW) is None
 
-    refused = hit("192.0.2.3", 7, now=NOW)
+    rejected = hit("192.0.2.3", 7, now=NOW)
 
-    assert refused.scope == "profile"
+    assert rejected.scope == "profile"
 
 
 @override_settings(OMNICHANNEL=LIMITS)

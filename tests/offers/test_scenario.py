@@ -109,8 +109,8 @@ def test_app_claim_seen_on_site_and_in_branch(client, report):
     OfferFactory(slug="vip-early-access", name="VIP early access", code_prefix="VIP")
     graph = dict(VIP_JOURNEY, start="wait")
     journey = make_journey(graph, slug="vip-welcome")
-    # The send step issues the code; here it is issued as that step does, because
-    # the send step itself needs the channels domain (tested in test_journeys).
+    # The code is issued as the send step issues it. The send step itself needs
+    # the channels domain and is tested in test_journeys.
     customer_offer = issue_code(
         "vip-early-access", anna, source="journey:vip-welcome:vip_mail", at=T0
     )

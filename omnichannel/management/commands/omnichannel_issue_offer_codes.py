@@ -62,8 +62,8 @@ class Command(BaseCommand):
             result = issue_codes(offer, members, source=options["source"])
         except OfferError as error:
             raise CommandError(error.message) from None
-        refused = ", ".join(f"{n} {reason}" for reason, n in result.refused.items())
+        rejected = ", ".join(f"{n} {reason}" for reason, n in result.rejected.items())
         self.stdout.write(
             f"{offer.slug}: {len(result.created)} codes issued, {result.existing} "
-            f"customers had one, refused: {refused or 'none'}"
+            f"customers had one, rejected: {rejected or 'none'}"
         )
