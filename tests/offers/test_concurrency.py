@@ -147,3 +147,46 @@ def test_race_claims_on_one_code_one_wins():
     assert results.count("ordered") == 1
     assert sum(isinstance(result, OfferCodeRejected) for result in results) == 3
     assert Event.objects.filter(name="offer_claimed").count() == 1
+
+
+def test_race_issue_to_one_customer_one_code():
+    from shop.models import Discount
+
+    anna = identify(email="anna.example@example.com")
+    offer = OfferFactory()
+    issued = []
+
+    def issue(barrier):
+        barrier.wait(timeout=10)
+        issued.append(issue_code(offer, anna).pk)
+
+    results = race(issue, issue)
+
+    assert results == ["ordered", "ordered"]
+    assert len(set(issued)) == 1
+    assert CustomerOffer.objects.count() == 1
+    assert Discount.objects.count() == 1
+    assert Event.objects.filter(name="offer_issued").count() == 1
+
+
+def test_race_code_limit_not_exceeded():
+    from omnichannel.exceptions import OfferError
+
+    offer = OfferFactory(max_codes=1)
+    customers = [identify(email=f"customer{n}@example.com") for n in range(3)]
+    errors = []
+
+    def issue_to(profile):
+        def place(barrier):
+            barrier.wait(timeout=10)
+            try:
+                issue_code(offer, profile)
+            except OfferError as error:
+                errors.append(error.reason)
+
+        return place
+
+    race(*(issue_to(profile) for profile in customers))
+
+    assert CustomerOffer.objects.count() == 1
+    assert errors == ["limit_reached", "limit_reached"]
