@@ -9,6 +9,8 @@ from omnichannel.offers.services import mark_seen
 from omnichannel.offers.status import OfferStatus, offer_status, popup_offer
 from omnichannel.profiles.services import profile_for_request
 
+State = CustomerOffer.State
+
 
 def customer_of(request: Any = None, profile: Any = None) -> Any:
     """Return ``profile``, or the profile behind the request's user or visitor cookie.
@@ -37,7 +39,7 @@ def offer_code_context(
     With ``seen`` true, showing an open code marks the customer's offer seen.
     """
     status = offer_for_customer(slug, request=request, profile=profile)
-    if status is not None and status.is_open and seen:
+    if status is not None and status.state == State.ISSUED and seen:
         _mark_seen(status, channel="web")
     return {"offer": status, "slug": slug}
 
@@ -47,7 +49,7 @@ def offer_popup_context(
 ) -> dict[str, Any]:
     """Return what the on-site pop-up renders: an open offer, or none at all."""
     status = popup_offer(customer_of(request, profile), slug)
-    if status is not None:
+    if status is not None and status.state == State.ISSUED:
         _mark_seen(status, channel="onsite")
     return {"offer": status, "slug": slug}
 

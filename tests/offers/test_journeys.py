@@ -211,6 +211,18 @@ def test_send_step_inactive_offer_skipped(enrollment, offer):
     assert StepRun.objects.get(outcome="skipped").details["reason"] == "inactive"
 
 
+def test_send_step_without_code_adapter_skipped(enrollment):
+    from django.test import override_settings
+
+    step = enrollment.version.graph["steps"]["offer_mail"]
+
+    with override_settings(OMNICHANNEL={"SHOP_ADAPTERS": {}}):
+        assert issue_step_offer(step, "offer_mail", enrollment, T0) is None
+
+    assert StepRun.objects.get(outcome="skipped").details["reason"] == "no_code_adapter"
+    assert not CustomerOffer.objects.exists()
+
+
 def test_message_context_without_offer_has_none(enrollment):
     step = {"type": "send", "channel": "email", "template": "x"}
 
