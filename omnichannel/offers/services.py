@@ -187,7 +187,9 @@ def issue_codes(
     offer = get_offer(offer)
     at = at or timezone.now()
     _check_offer_window(offer, at)
-    ids = list(dict.fromkeys(getattr(profile, "pk", profile) for profile in profiles))
+    ids: list[int] = list(
+        dict.fromkeys(getattr(profile, "pk", profile) for profile in profiles)
+    )
     result = IssueResult()
     for start in range(0, len(ids), ISSUE_CHUNK):
         chunk = _issuable_profiles(offer, ids[start : start + ISSUE_CHUNK], result)

@@ -373,3 +373,22 @@ def test_state_at_counts_withdrawn_offer_as_expired(issued):
     issued.offer.save()
 
     assert issued.state_at() == "expired"
+
+
+def test_shop_checkout_race_shows_error(monkeypatch, client, ben, issued, mug):
+    # The form's check passed (as if the code were claimed right after it), so the
+    # order's transaction rejects the code and the page shows why.
+    from tests.shop.helpers import add_to_cart, checkout
+
+    monkeypatch.setattr("shop.forms.offer_code_error", lambda *args, **kwargs: None)
+    add_to_cart(client, mug)
+
+    response = checkout(
+        client, email="ben.sample@example.org", discount_code=code_of(issued)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors["discount_code"]
+    assert "issued to another customer" in errors[0]
+    assert not Order.objects.exists()
+    assert_unchanged(issued)
