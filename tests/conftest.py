@@ -1,9 +1,9 @@
-import pytest
-from celery import current_app
+from pathlib import Path
 
-# Tasks run eagerly with the CELERY_* test settings; without this the default app
-# would publish them to a broker on localhost.
-current_app.config_from_object("django.conf:settings", namespace="CELERY")
+import pytest
+from django.apps import apps
+
+from tests.celery_app import app as celery_app  # noqa: F401
 
 
 @pytest.fixture
@@ -14,3 +14,17 @@ def on_commit(django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
+
+
+OSCAR_TESTS = Path(__file__).parent / "integration" / "oscar"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Collect the django-oscar tests only in the run with the Oscar settings.
+
+    That run is ``pytest --ds=tests.integration.oscar_settings tests/integration/oscar``
+    (``make test-oscar``); the main settings do not install Oscar.
+    """
+    if collection_path == OSCAR_TESTS:
+        return not apps.is_installed("oscar")
+    return None

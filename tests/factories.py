@@ -69,3 +69,21 @@ class OfferFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Offer {n}")
     kind = Offer.Kind.PERCENT
     value = Decimal("10.00")
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Segment"
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    slug = factory.Sequence(lambda n: f"segment-{n}")
+
+
+class AudienceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Audience"
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    segment = factory.SubFactory(SegmentFactory)
+    platform = "meta"
+    external_id = factory.Sequence(lambda n: f"2385123456789{n:04d}")

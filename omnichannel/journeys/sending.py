@@ -140,9 +140,9 @@ def issue_step_offer(
 ) -> dict[str, Any] | None:
     """Issue the step's offer to the customer; return it for the message context.
 
-    Returns None, and logs the step as skipped, when the offer cannot be issued or
-    the customer's code was already used or expired: a message must not promise a
-    code that the checkout would reject.
+    A code that expired unused is renewed. Returns None, and logs the step as
+    skipped, when the offer cannot be issued or the customer used it already,
+    because a message must not promise a code that the checkout would reject.
     """
     from django.core.exceptions import ImproperlyConfigured
 
@@ -157,6 +157,7 @@ def issue_step_offer(
             enrollment.profile,
             source=f"journey:{enrollment.journey.slug}:{key}",
             at=now,
+            renew_expired=True,
         )
     except OfferError as error:
         reason = error.reason
@@ -199,11 +200,15 @@ def _message_context(
     if enrollment.object_type:
         context["object_type"] = enrollment.object_type
         context["object_id"] = enrollment.object_id
+    if enrollment.object_type == "cart":
+        context["cart"] = _cart_snapshot(enrollment)
     if step.get("url"):
         context["url"] = step["url"]
     if offer is not None:
-        # Templates show {{ offer.code }}, {{ offer.valid_until }}, {{ offer.name }}.
+        # Templates show {{ code }} (also {{ offer_code }}), {{ offer.valid_until }},
+        # {{ offer.name }} and the other fields of OfferStatus.as_dict().
         context["offer"] = offer
+        context["code"] = offer["code"]
         context["offer_code"] = offer["code"]
     splits = enrollment.context.get("splits")
     if splits:
@@ -232,3 +237,25 @@ def choose_channel(profile: Profile, channels: list[str], now: datetime) -> str 
     return max(
         allowed, key=lambda channel: (affinity.get(channel, 0), -allowed.index(channel))
     )
+
+
+def _cart_snapshot(enrollment: Enrollment) -> dict[str, Any]:
+    """Return the cart's latest lines and total, as its last change recorded them."""
+    from omnichannel.profiles.models import Event
+
+    properties = (
+        Event.objects.filter(
+            name="cart_updated",
+            object_type="cart",
+            object_id=enrollment.object_id,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("properties", flat=True)
+        .first()
+    ) or {}
+    return {
+        "id": enrollment.object_id,
+        "lines": properties.get("lines", []),
+        "total": properties.get("total", ""),
+        "currency": properties.get("currency", ""),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,16 +37,22 @@ RECIPE_OFFERS: dict[str, dict[str, Any]] = {
 }
 
 
-def install_offers(*, vip_segments: list[Any] | None = None) -> dict[str, bool]:
+def install_offers(
+    *, vip_segments: list[Any] | None = None, only: Iterable[str] | None = None
+) -> dict[str, bool]:
     """Create the recipe offers that do not exist; return slug -> created.
 
     An offer that exists is left as the promotions manager edited it.
-    ``vip_segments`` become the audience of a newly created VIP offer.
+    ``vip_segments`` become the audience of a newly created VIP offer; ``only``
+    limits the install to these slugs.
     """
     from omnichannel.offers.models import Offer
 
+    selected = set(RECIPE_OFFERS) if only is None else set(only) & set(RECIPE_OFFERS)
     created = {}
     for slug, values in RECIPE_OFFERS.items():
+        if slug not in selected:
+            continue
         offer, was_created = Offer.objects.get_or_create(slug=slug, defaults=values)
         if was_created and slug == VIP_EARLY_ACCESS and vip_segments:
             offer.segments.set(vip_segments)

@@ -133,11 +133,14 @@ def issue_code(
     *,
     source: str = "",
     at: datetime | None = None,
+    renew_expired: bool = False,
 ) -> CustomerOffer:
     """Give ``profile`` a code for ``offer`` and return their CustomerOffer.
 
     Idempotent per customer and offer: a customer who has the offer gets their row
-    back, in whatever state, and no second code. When the offer's
+    back, in whatever state, and no second code. With ``renew_expired``, a code
+    that expired unused is replaced by a fresh one on the same row (see
+    renew_code), as a journey that sends the offer again wants. When the offer's
     ``create_in_shop`` is set, a new code is also created in the shop through the
     shop adapter, in the caller's transaction. Raises OfferError when the offer
     cannot be issued to this customer now.
@@ -147,6 +150,9 @@ def issue_code(
     profile = live_profile(profile)
     existing = CustomerOffer.objects.filter(offer=offer, profile=profile).first()
     if existing is not None:
+        existing.offer = offer
+        if renew_expired and existing.state_at(at) == State.EXPIRED:
+            return renew_code(existing, source=source, at=at)
         return existing
     check_issuable(offer, profile, at)
 
@@ -158,6 +164,64 @@ def issue_code(
         return existing
     reason, _count = next(iter(result.rejected.items()))
     raise OfferError(reason, _limit_message(offer), field="max_codes")
+
+
+def renew_code(
+    customer_offer: CustomerOffer, *, source: str = "", at: datetime | None = None
+) -> CustomerOffer:
+    """Replace the expired, unused code of a customer's offer with a fresh one.
+
+    The row becomes issued again with a new code and validity, so the customer
+    keeps one state per offer; the old code stays expired. A claimed offer is
+    returned unchanged. Raises OfferError when the offer cannot be issued to the
+    customer now.
+    """
+    at = at or timezone.now()
+    offer = customer_offer.offer
+    check_issuable(offer, customer_offer.profile, at)
+    adapter = require_code_adapter() if offer.create_in_shop else None
+    for attempt in range(1, ISSUE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                locked = (
+                    CustomerOffer.objects.select_for_update()
+                    .filter(pk=customer_offer.pk)
+                    .first()
+                )
+                if locked is None:
+                    raise OfferError(
+                        "unknown_offer",
+                        str(_("The customer's offer no longer exists.")),
+                    )
+                locked.offer = offer
+                if locked.state_at(at) != State.EXPIRED:
+                    # Claimed, or renewed by another worker a moment ago.
+                    return locked
+                locked.state = State.ISSUED
+                locked.issued_at = at
+                locked.valid_until = offer.code_valid_until(at)
+                locked.seen_at = None
+                locked.expired_at = None
+                locked.source = source[:200]
+                locked.save(
+                    update_fields=[
+                        "state",
+                        "issued_at",
+                        "valid_until",
+                        "seen_at",
+                        "expired_at",
+                        "source",
+                    ]
+                )
+                codes = _create_codes(offer, [locked], adapter, locked.valid_until)
+                _record_events(
+                    "offer_issued", [locked], codes, at, {"source": source[:200]}
+                )
+                return locked
+        except (IntegrityError, DiscountCodeTaken):
+            if attempt == ISSUE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -216,10 +280,10 @@ def _issuable_profiles(
             pk__in=ids, merged_into__isnull=True, erased_at__isnull=True
         )
     )
-    gone = len(ids) - len(profiles)
-    if gone:
+    unavailable = len(ids) - len(profiles)
+    if unavailable:
         result.rejected["erased_or_merged"] = (
-            result.rejected.get("erased_or_merged", 0) + gone
+            result.rejected.get("erased_or_merged", 0) + unavailable
         )
     if offer.segments.exists():
         members = _in_audience(offer, [profile.pk for profile in profiles])
@@ -352,7 +416,8 @@ def _record_events(
             },
             object_type="offer",
             object_id=row.offer.slug,
-            idempotency_key=f"{name}:{row.pk}",
+            # A renewed row gets a second code, and its events a second key.
+            idempotency_key=f"{name}:{row.pk}:{codes.get(row.pk, '')}",
         )
         for row in rows
     )
@@ -653,13 +718,11 @@ def claim_order_codes(event: Event, profile: Profile) -> list[CustomerOffer]:
             type(codes).__name__,
         )
         return []
-    wanted = {normalise_code(code) for code in codes if isinstance(code, str)}
-    wanted.discard("")
-    if not wanted:
+    given = {normalise_code(code) for code in codes if isinstance(code, str)}
+    given.discard("")
+    if not given:
         return []
-    ours = list(
-        OfferCode.objects.filter(code__in=wanted).values_list("code", flat=True)
-    )
+    ours = list(OfferCode.objects.filter(code__in=given).values_list("code", flat=True))
     order_id = event.properties.get("order_id") or event.object_id
     claimed = []
     for code in sorted(ours):
@@ -692,13 +755,13 @@ def primary_code_subquery() -> Subquery:
     """Return a subquery of each customer offer's primary code, for annotate()."""
     return Subquery(
         OfferCode.objects.filter(customer_offer=OuterRef("pk"))
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")
         .values("code")[:1]
     )
 
 
 def primary_code(customer_offer: CustomerOffer) -> str:
-    """Return the code shown to the customer: the first one issued to them.
+    """Return the code shown to the customer: the newest one issued to them.
 
     Reads the ``primary_code`` annotation (see primary_code_subquery) when the row
     has one, else queries.
@@ -708,7 +771,7 @@ def primary_code(customer_offer: CustomerOffer) -> str:
         return annotated
     return (
         OfferCode.objects.filter(customer_offer=customer_offer)
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")
         .values_list("code", flat=True)
         .first()
         or ""

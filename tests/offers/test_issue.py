@@ -267,3 +267,49 @@ def test_offer_clean_rejects_bad_fields(fields, field):
         offer.full_clean()
 
     assert field in caught.value.message_dict
+
+
+def test_issue_code_renews_expired_code(anna):
+    offer = OfferFactory(code_valid_for=timedelta(days=7))
+    first = issue_code(offer, anna, at=T0)
+    old_code = first.codes.get().code
+    later = T0 + timedelta(days=30)
+
+    kept = issue_code(offer, anna, at=later)
+    renewed = issue_code(offer, anna, at=later, renew_expired=True, source="again")
+
+    assert kept.state_at(later) == CustomerOffer.State.EXPIRED
+    assert renewed.pk == first.pk
+    assert renewed.state == CustomerOffer.State.ISSUED
+    assert renewed.issued_at == later
+    assert renewed.valid_until == later + timedelta(days=7)
+    assert renewed.source == "again"
+    assert renewed.codes.count() == 2
+    new_code = services.primary_code(renewed)
+    assert new_code != old_code
+    assert Discount.objects.filter(code=new_code).exists()
+    assert Event.objects.filter(name="offer_issued").count() == 2
+
+
+def test_issue_code_renew_leaves_claimed(anna):
+    from omnichannel.offers.services import claim_code
+
+    offer = OfferFactory(code_valid_for=timedelta(days=7))
+    first = issue_code(offer, anna, at=T0)
+    claim_code(first.codes.get().code, anna, order_id="A-1", at=T0)
+
+    again = issue_code(offer, anna, at=T0 + timedelta(days=30), renew_expired=True)
+
+    assert again.state == CustomerOffer.State.CLAIMED
+    assert again.codes.count() == 1
+
+
+def test_issue_code_renew_after_offer_ended_rejected(anna):
+    offer = OfferFactory(ends_at=T0 + timedelta(days=1))
+    issue_code(offer, anna, at=T0)
+
+    with pytest.raises(OfferError) as caught:
+        issue_code(offer, anna, at=T0 + timedelta(days=2), renew_expired=True)
+
+    assert caught.value.reason == "ended"
+    assert OfferCode.objects.count() == 1

@@ -163,6 +163,7 @@ def test_send_step_issues_code_into_context(enrollment):
 
     customer_offer = CustomerOffer.objects.get(profile=enrollment.profile)
     assert customer_offer.source == "journey:vip-welcome:offer_mail"
+    assert context["code"] == code_of(customer_offer)
     assert context["offer_code"] == code_of(customer_offer)
     assert context["offer"]["code"] == code_of(customer_offer)
     assert context["offer"]["slug"] == "vip-early-access"
@@ -176,6 +177,19 @@ def test_send_step_second_visit_keeps_code(enrollment):
     second = issue_step_offer(step, "offer_mail", enrollment, T0 + timedelta(days=1))
 
     assert first["code"] == second["code"]
+    assert CustomerOffer.objects.count() == 1
+
+
+def test_send_step_renews_expired_code(enrollment, offer):
+    offer.code_valid_for = timedelta(days=7)
+    offer.save()
+    step = enrollment.version.graph["steps"]["offer_mail"]
+    first = issue_step_offer(step, "offer_mail", enrollment, T0)
+
+    second = issue_step_offer(step, "offer_mail", enrollment, T0 + timedelta(days=30))
+
+    assert second["code"] != first["code"]
+    assert second["state"] == "issued"
     assert CustomerOffer.objects.count() == 1
 
 

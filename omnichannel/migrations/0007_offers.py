@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('omnichannel', '0003_experiments'),
+        ('omnichannel', '0006_channels'),
     ]
 
     operations = [
