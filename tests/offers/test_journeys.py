@@ -1,4 +1,3 @@
-import importlib.util
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,6 @@ pytestmark = pytest.mark.django_db
 
 UTC = ZoneInfo("UTC")
 T0 = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
-HAS_CHANNELS = importlib.util.find_spec("omnichannel.channels.services") is not None
 
 
 def branch_graph(condition, *, send_offer="vip-early-access"):
@@ -243,7 +241,6 @@ def test_message_context_without_offer_has_none(enrollment):
     assert "offer" not in _message_context(step, enrollment)
 
 
-@pytest.mark.skipif(not HAS_CHANNELS, reason="needs the channels domain")
 def test_send_step_puts_code_into_delivery(anna):
     from omnichannel.channels.models import Delivery, MessageTemplate
 

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 
 import omnichannel
+from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.journeys.engine import enroll, run_due
 from omnichannel.offers.models import CustomerOffer
-from omnichannel.offers.services import issue_code
 from omnichannel.profiles.services import identify
 from tests.factories import OfferFactory
 from tests.journeys.helpers import make_journey
@@ -28,7 +28,7 @@ VIP_JOURNEY = {
     "steps": {
         "vip_mail": {
             "type": "send",
-            "channel": "email",
+            "channel": "onsite",
             "template": "vip-early-access",
             "offer": "vip-early-access",
             "next": "wait",
@@ -107,14 +107,19 @@ def test_app_claim_seen_on_site_and_in_branch(client, report):
     )
     anna = identify(user=user, email="anna.example@example.com")
     OfferFactory(slug="vip-early-access", name="VIP early access", code_prefix="VIP")
-    graph = dict(VIP_JOURNEY, start="wait")
-    journey = make_journey(graph, slug="vip-welcome")
-    # The code is issued as the send step issues it. The send step itself needs
-    # the channels domain and is tested in test_journeys.
-    customer_offer = issue_code(
-        "vip-early-access", anna, source="journey:vip-welcome:vip_mail", at=T0
+    MessageTemplate.objects.create(
+        name="VIP early access",
+        slug="vip-early-access",
+        channel="onsite",
+        body="Shop the preview with {{ code }}",
     )
+    journey = make_journey(VIP_JOURNEY, slug="vip-welcome")
     enroll(journey, anna, at=T0)
+    run_due(T0)
+    customer_offer = CustomerOffer.objects.get(profile=anna)
+    delivery = Delivery.objects.get(step_key="vip_mail")
+    assert delivery.context["code"] == code_of(customer_offer)
+    assert customer_offer.source == "journey:vip-welcome:vip_mail"
     client.force_login(user)
     before = client.get("/vip/").content.decode()
     assert code_of(customer_offer) in before
