@@ -46,6 +46,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_oscar()
     errors += _check_channels()
     errors += _check_analytics()
+    errors += _check_offers()
     return errors
 
 
@@ -396,6 +397,92 @@ def _check_analytics() -> list[Any]:
                 "'LIFECYCLE_DROP_OFF_AFTER', so buyers drop off sooner than browsers.",
                 hint="Customers who bought usually get the longer quiet time.",
                 id="omnichannel.W070",
+            )
+        )
+    return errors
+
+
+# A code shorter than this has fewer than 2^40 values, few enough that a botnet
+# spreading guesses over many IP addresses could find issued codes.
+MIN_OFFER_CODE_LENGTH = 8
+
+
+def _check_offers() -> list[Any]:
+    from django.conf import settings as django_settings
+
+    from omnichannel.offers.codes import ALPHABET, MAX_CODE_LENGTH
+    from omnichannel.offers.shop import code_adapter
+
+    errors = []
+    length = app_settings.OFFER_CODE_LENGTH
+    # The prefix (up to 12 characters) and its dash must fit as well.
+    longest = MAX_CODE_LENGTH - 13
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, int)
+        or not MIN_OFFER_CODE_LENGTH <= length <= longest
+    ):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_CODE_LENGTH'] = {length!r} is not a whole number "
+                f"from {MIN_OFFER_CODE_LENGTH} to {longest}.",
+                hint=f"Each character is one of {len(ALPHABET)} symbols; the default "
+                f"{DEFAULTS['OFFER_CODE_LENGTH']} gives about 10^15 codes.",
+                id="omnichannel.E050",
+            )
+        )
+    for name in ("OFFER_CODE_CHECKS_PER_IP", "OFFER_CODE_CHECKS_PER_PROFILE"):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive whole "
+                    "number.",
+                    hint=f"It is the number of code checks allowed per window; the "
+                    f"default is {DEFAULTS[name]}.",
+                    id="omnichannel.E051",
+                )
+            )
+    window = app_settings.OFFER_CODE_CHECK_WINDOW
+    if not isinstance(window, timedelta) or window.total_seconds() < 1:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_CODE_CHECK_WINDOW'] = {window!r} is not a "
+                "timedelta of at least one second.",
+                hint="Use for example timedelta(minutes=10), the default.",
+                id="omnichannel.E052",
+            )
+        )
+    alias = app_settings.OFFER_RATE_LIMIT_CACHE
+    caches = getattr(django_settings, "CACHES", {"default": {}})
+    if alias not in caches:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_RATE_LIMIT_CACHE'] = {alias!r} is not a cache "
+                "in settings.CACHES.",
+                hint=f"Use one of {sorted(caches)}.",
+                id="omnichannel.E053",
+            )
+        )
+    elif caches[alias].get("BACKEND", "").endswith("DummyCache"):
+        errors.append(
+            Warning(
+                f"The cache {alias!r} is a DummyCache, so offer code checks are not "
+                "rate limited and codes can be guessed.",
+                hint="Point OMNICHANNEL['OFFER_RATE_LIMIT_CACHE'] at a shared cache "
+                "such as Redis.",
+                id="omnichannel.W051",
+            )
+        )
+    if code_adapter() is None:
+        errors.append(
+            Warning(
+                "No adapter in OMNICHANNEL['SHOP_ADAPTERS'] creates discount codes, so "
+                "offers that create their codes in the shop cannot issue any.",
+                hint="Override create_discount_code() in the shop's order adapter "
+                "(docs/adapters.md), or untick 'create codes in the shop' on offers "
+                "redeemed only through the API.",
+                id="omnichannel.W050",
             )
         )
     return errors

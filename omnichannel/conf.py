@@ -113,6 +113,12 @@ DEFAULTS: dict[str, Any] = {
     "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
     "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
     "ANALYTICS_CACHE_SECONDS": 600,
+    # Offers
+    "OFFER_CODE_LENGTH": 10,
+    "OFFER_CODE_CHECKS_PER_IP": 20,
+    "OFFER_CODE_CHECKS_PER_PROFILE": 10,
+    "OFFER_CODE_CHECK_WINDOW": timedelta(minutes=10),
+    "OFFER_RATE_LIMIT_CACHE": "default",
     # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
     "AUDIENCE_PLATFORMS": {},
     "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),

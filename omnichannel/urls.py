@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("", include("omnichannel.profiles.urls")),
     path("", include("omnichannel.channels.urls")),
     path("api/", include("omnichannel.experiments.urls")),
+    path("api/", include("omnichannel.offers.urls")),
 ]

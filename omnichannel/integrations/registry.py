@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 
 from omnichannel import context
 from omnichannel.conf import app_settings
-from omnichannel.exceptions import InvalidIdentifier
+from omnichannel.exceptions import InvalidIdentifier, OfferCodeRejected
 from omnichannel.integrations.base import (
     CartAdapter,
     CartData,
@@ -156,8 +156,9 @@ def run_guarded(
 
     With ``SHOP_ADAPTER_ERRORS = "log"`` the call runs in a savepoint. An error rolls
     back what the adapter wrote and is logged with its traceback and ``subject``,
-    and the shop's order or cart is kept. With ``"raise"`` the error propagates,
-    which tests want.
+    and the shop's order or cart is kept; OfferCodeRejected still propagates, so an
+    order cannot use a code it may not use. With ``"raise"`` every error
+    propagates, which tests want.
     """
     if app_settings.SHOP_ADAPTER_ERRORS == "raise":
         function(*args, **kwargs)
@@ -165,8 +166,12 @@ def run_guarded(
     try:
         with transaction.atomic():
             function(*args, **kwargs)
+    except OfferCodeRejected:
+        # A code the order may not use is a verdict on the order, not an adapter
+        # fault: the order's transaction must fail with the reason.
+        raise
     except Exception:
-        # Any exception is caught, so a broken adapter cannot fail a checkout.
+        # Any other exception is caught, so a broken adapter cannot fail a checkout.
         # Once the adapter is fixed, `omnichannel_sync_orders` records the order.
         logger.exception(
             "shop adapter for %s failed in %s; nothing recorded",
