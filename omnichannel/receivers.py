@@ -10,6 +10,9 @@ from django.dispatch import receiver
 
 from omnichannel.exceptions import InvalidIdentifier
 
+# Each domain's handlers are connected by importing its receivers module.
+from omnichannel.segments import receivers as segment_receivers  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 

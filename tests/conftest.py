@@ -1,5 +1,7 @@
 import pytest
 
+import tests.celery_app  # noqa: F401  (binds shared tasks to the eager test app)
+
 
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):
@@ -9,3 +11,9 @@ def on_commit(django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
+
+
+# HYPOTHESIS_PROFILE=dev reports failures without the slow shrinking phase.
+from hypothesis import Phase, settings  # noqa: E402
+
+settings.register_profile("dev", phases=[Phase.explicit, Phase.generate], print_blob=True)

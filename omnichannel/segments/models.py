@@ -70,12 +70,6 @@ class Segment(models.Model):
     def _remember_state(self) -> None:
         self._stored_state = (self.slug, self.rules, self.is_active)
 
-    @property
-    def rules_changed(self) -> bool:
-        """Tell whether the rules or the active flag differ from the stored row."""
-        stored = getattr(self, "_stored_state", None)
-        return stored is None or stored[1:] != (self.rules, self.is_active)
-
     def clean(self) -> None:
         super().clean()
         try:

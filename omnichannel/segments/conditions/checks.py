@@ -145,13 +145,13 @@ def parse_moment(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            if day is None:
-                return None
+        day = parse_date(value)
+        if day is not None:
             return timezone.make_aware(datetime.combine(day, time()), shop_zone())
+        moment = parse_datetime(value)
     except ValueError:
+        return None
+    if moment is None:
         return None
     if timezone.is_naive(moment):
         return None

@@ -1,0 +1,114 @@
+"""Which active segments a change can affect, cached per process.
+
+The index is rebuilt when a segment is saved or deleted in this process, when the
+version number in Django's cache changes (a save in another process that shares the
+cache), and at the latest after ``INDEX_MAX_AGE`` seconds, so a process whose cache is
+not shared is stale for at most that long.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+
+from omnichannel.segments.conditions import Dependencies, dependencies
+
+VERSION_KEY = "omnichannel:segments:index-version"
+INDEX_MAX_AGE = 60.0
+
+
+@dataclass(frozen=True)
+class IndexedSegment:
+    """An active segment with what can change its members."""
+
+    id: int
+    slug: str
+    rules: Mapping[str, Any]
+    #: Dependencies of the segment's own rule and of every segment it reads.
+    dependencies: Dependencies
+
+
+class SegmentIndex:
+    """Active segments in rebuild order, with their dependencies."""
+
+    def __init__(self, segments: list[IndexedSegment], one_to_one_names: list[str]) -> None:
+        self.segments = segments
+        self.one_to_one_names = one_to_one_names
+
+    def all(self) -> list[IndexedSegment]:
+        return list(self.segments)
+
+    def affected(
+        self,
+        *,
+        events: Iterable[str] = (),
+        fields: Iterable[str] = (),
+        sources: Iterable[str] = (),
+    ) -> list[IndexedSegment]:
+        """Return the segments whose members a change of these can alter."""
+        events, fields, sources = list(events), list(fields), list(sources)
+        return [
+            entry
+            for entry in self.segments
+            if entry.dependencies.matches(events=events, fields=fields, sources=sources)
+        ]
+
+
+_lock = threading.Lock()
+_cached: tuple[Any, float, SegmentIndex] | None = None
+
+
+def segment_index() -> SegmentIndex:
+    """Return the index of active segments, rebuilding it when stale."""
+    global _cached
+    version = cache.get(VERSION_KEY)
+    cached = _cached
+    if (
+        cached is not None
+        and cached[0] == version
+        and time.monotonic() - cached[1] < INDEX_MAX_AGE
+    ):
+        return cached[2]
+    index = _build()
+    with _lock:
+        _cached = (version, time.monotonic(), index)
+    return index
+
+
+def invalidate_index() -> None:
+    """Mark the index stale in this process and in those sharing the cache."""
+    global _cached
+    with _lock:
+        _cached = None
+    cache.set(VERSION_KEY, time.time_ns(), None)
+
+
+def _build() -> SegmentIndex:
+    from omnichannel.profiles.models import Profile
+    from omnichannel.segments.graph import rebuild_order
+    from omnichannel.segments.models import Segment
+
+    rows = list(Segment.objects.filter(is_active=True).values_list("id", "slug", "rules"))
+    rules = {slug: rule for _id, slug, rule in rows}
+    ids = {slug: pk for pk, slug, _rule in rows}
+    own = {slug: dependencies(rule) for slug, rule in rules.items()}
+    effective: dict[str, Dependencies] = {}
+    segments = []
+    for slug in rebuild_order(rules):
+        combined = own[slug]
+        for referenced in own[slug].segments:
+            if referenced in effective:
+                combined = combined | effective[referenced]
+        effective[slug] = combined
+        segments.append(IndexedSegment(ids[slug], slug, rules[slug], combined))
+    one_to_one = [
+        relation.get_accessor_name()
+        for relation in Profile._meta.related_objects
+        if relation.one_to_one and relation.related_model is not Profile
+    ]
+    return SegmentIndex(segments, one_to_one)
