@@ -51,9 +51,20 @@ def build_world(world):
     return list(Profile.objects.order_by("pk"))
 
 
+def conditions_of(leaves):
+    return st.lists(leaves, min_size=6, max_size=12)
+
+
+condition_settings = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
 class RuleAgreementTests(TestCase):
     @settings(
-        max_examples=200,
+        max_examples=100,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
@@ -70,13 +81,9 @@ class RuleAgreementTests(TestCase):
             if 0 < len(compiled) < len(profiles):
                 event("a rule splits the profiles")
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(
-        world=strategies.world,
-        conditions=st.lists(strategies.leaves, min_size=5, max_size=10),
-    )
-    def test_compile_matches_evaluate_per_condition(self, world, conditions):
+    def check_conditions(self, world, conditions):
         profiles = build_world(world)
+        everyone = {p.pk for p in profiles}
         for condition in conditions:
             validate(condition)
             compiled = set(
@@ -91,9 +98,43 @@ class RuleAgreementTests(TestCase):
             )
             evaluated = {p.pk for p in profiles if evaluate(condition, p, NOW)}
             assert compiled == evaluated, condition
-            assert negated == {p.pk for p in profiles} - evaluated, condition
+            assert negated == everyone - evaluated, condition
             if 0 < len(compiled) < len(profiles):
                 event("a condition splits the profiles")
+
+    @condition_settings
+    @given(world=strategies.world, conditions=conditions_of(strategies.profile_leaves()))
+    def test_profile_conditions_agree(self, world, conditions):
+        self.check_conditions(world, conditions)
+
+    @condition_settings
+    @given(world=strategies.world, conditions=conditions_of(strategies.aggregate_leaves()))
+    def test_aggregate_conditions_agree(self, world, conditions):
+        self.check_conditions(world, conditions)
+
+    @condition_settings
+    @given(world=strategies.world, conditions=conditions_of(strategies.attribute_leaves()))
+    def test_attribute_conditions_agree(self, world, conditions):
+        self.check_conditions(world, conditions)
+
+    @condition_settings
+    @given(world=strategies.world, conditions=conditions_of(strategies.event_leaves()))
+    def test_event_conditions_agree(self, world, conditions):
+        self.check_conditions(world, conditions)
+
+    @condition_settings
+    @given(
+        world=strategies.world,
+        conditions=conditions_of(
+            st.one_of(
+                strategies.rfm_leaves(),
+                strategies.consent_leaves(),
+                strategies.segment_leaves(),
+            )
+        ),
+    )
+    def test_score_consent_segment_conditions_agree(self, world, conditions):
+        self.check_conditions(world, conditions)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(world=strategies.world, rule=strategies.rules)
