@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from omnichannel.exceptions import InvalidRule
+from omnichannel.exceptions import InvalidRule, SegmentInUse
 from omnichannel.profiles.models import Profile
 
 
@@ -68,6 +68,9 @@ class Segment(models.Model):
         return instance
 
     def _remember_state(self) -> None:
+        if self.get_deferred_fields() & {"slug", "rules", "is_active"}:
+            self._stored_state = None
+            return
         self._stored_state = (self.slug, self.rules, self.is_active)
 
     def clean(self) -> None:
@@ -105,11 +108,21 @@ class Segment(models.Model):
     def _rename_references(self, old_slug: str) -> None:
         from omnichannel.segments.graph import references, rename_reference
 
-        for other in Segment.objects.exclude(pk=self.pk).only("pk", "rules"):
-            if old_slug in references(other.rules):
-                Segment.objects.filter(pk=other.pk).update(
-                    rules=rename_reference(other.rules, old_slug, self.slug)
+        others = Segment.objects.exclude(pk=self.pk).values_list("pk", "rules")
+        for pk, rules in others:
+            if old_slug in references(rules):
+                Segment.objects.filter(pk=pk).update(
+                    rules=rename_reference(rules, old_slug, self.slug)
                 )
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        """Delete the segment; raise SegmentInUse while other rules refer to it."""
+        from omnichannel.segments.receivers import referencing_segments
+
+        users = referencing_segments(self.slug)
+        if users:
+            raise SegmentInUse(self.slug, users)
+        return super().delete(*args, **kwargs)
 
     def members(self) -> models.QuerySet[Profile]:
         """Return the profiles in the segment now."""
