@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Segments: the longest a live count in the admin rule builder may take.
+    "SEGMENT_PREVIEW_TIMEOUT": timedelta(seconds=5),
 }
 
 
