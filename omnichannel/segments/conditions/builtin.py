@@ -421,7 +421,7 @@ class EventCondition(ConditionType):
         if since is not None:
             rows = rows.filter(occurred_at__gte=since)
         for entry in node.get("where") or []:
-            rows = rows.filter(_property_field(entry["property"]).to_q(entry, now))
+            rows = rows.filter(_property_field(entry["property"]).filter_q(entry, now))
         return rows.order_by()
 
     def to_q(self, node: Mapping[str, Any], now: datetime) -> Q:

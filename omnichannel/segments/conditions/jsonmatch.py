@@ -11,6 +11,7 @@ the value is missing or of another type. Python follows the same rules in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import NotSupportedError
@@ -114,12 +115,25 @@ class JSONMatch(Expression):
 
     conditional = True
 
-    def __init__(self, column: str | Any, key: str | None, op: str, value: Any) -> None:
+    def __init__(
+        self,
+        column: str | Any,
+        key: str | None,
+        op: str,
+        value: Any,
+        *,
+        negated: bool = False,
+        null_as_false: bool = False,
+    ) -> None:
         super().__init__(output_field=BooleanField())
         self.column = F(column) if isinstance(column, str) else column
         self.key = key
         self.op = op
         self.value = value
+        self.negated = negated
+        # In a WHERE clause that is never negated from outside, NULL filters a row
+        # out as FALSE does, and a plain comparison is cheaper and better estimated.
+        self.null_as_false = null_as_false and not negated
 
     def __repr__(self) -> str:
         return f"JSONMatch({self.column!r}, {self.key!r}, {self.op!r}, {self.value!r})"
@@ -138,15 +152,19 @@ class JSONMatch(Expression):
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column_sql, column_params = compiler.compile(self.column)
-        return _Builder(_SQLiteDialect(column_sql, column_params, self.key)).build(
-            self.op, self.value
-        )
+        dialect = _SQLiteDialect(column_sql, column_params, self.key)
+        return self._finish(_Builder(dialect).build(self.op, self.value))
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         column_sql, column_params = compiler.compile(self.column)
-        return _Builder(_PostgresDialect(column_sql, column_params, self.key)).build(
-            self.op, self.value
+        dialect = _PostgresDialect(
+            column_sql, column_params, self.key, null_as_false=self.null_as_false
         )
+        return self._finish(_Builder(dialect).build(self.op, self.value))
+
+    def _finish(self, compiled: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+        sql, params = compiled
+        return (f"(NOT {sql})" if self.negated else sql), params
 
 
 class _SQLiteDialect:
@@ -184,10 +202,13 @@ class _SQLiteDialect:
 
 
 class _PostgresDialect:
-    def __init__(self, column: str, params: Any, key: str | None) -> None:
+    def __init__(
+        self, column: str, params: Any, key: str | None, *, null_as_false: bool = False
+    ) -> None:
         self.column = column
         self.params = list(params)
         self.key = key
+        self.null_as_false = null_as_false
 
     def _value(self) -> tuple[str, list[Any]]:
         if self.key is None:
@@ -208,11 +229,16 @@ class _PostgresDialect:
         return f"({sql})::numeric", params
 
     def is_true(self, value: bool) -> tuple[str, list[Any]]:
+        return self.equals(value)
+
+    def equals(self, value: Any) -> tuple[str, list[Any]]:
+        # jsonb equality already compares types: '1' = '1.0' but '1' <> '"1"' and
+        # '1' <> 'true', as in json_matches.
         sql, params = self._value()
-        return f"COALESCE({sql} = %s::jsonb, FALSE)", [
-            *params,
-            "true" if value else "false",
-        ]
+        params = [*params, json.dumps(value)]
+        if self.null_as_false:
+            return f"({sql} = %s::jsonb)", params
+        return f"COALESCE({sql} = %s::jsonb, FALSE)", params
 
     def includes(self, value: str) -> tuple[str, list[Any]]:
         sql, params = self._value()
@@ -262,6 +288,8 @@ class _Builder:
         return sql, [*type_params, kind, *params]
 
     def _equal(self, value: Any) -> tuple[str, list[Any]]:
+        if hasattr(self.dialect, "equals"):
+            return self.dialect.equals(value)
         if isinstance(value, bool):
             return self.dialect.is_true(value)
         if isinstance(value, int | float):

@@ -248,6 +248,17 @@ class Field:
         query = self.positive_q(op, node.get("value"), now)
         return ~query if negated else query
 
+    def filter_q(self, node: Mapping[str, Any], now: datetime) -> Q:
+        """Return the ``Q`` of ``node`` for a filter that is never negated from
+        outside, such as the event filters inside a subquery."""
+        if self.kind != "json":
+            return self.to_q(node, now)
+        op, negated = positive(node["op"])
+        match = JSONMatch(
+            self.column, self.key, op, node.get("value"), negated=negated, null_as_false=True
+        )
+        return Q(match)
+
     def matches(self, node: Mapping[str, Any], actual: Any, now: datetime) -> bool:
         """Tell whether ``actual``, the stored value, meets ``node``."""
         op, negated = positive(node["op"])

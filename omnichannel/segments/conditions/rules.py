@@ -119,8 +119,10 @@ def compile_rule(rule: Mapping[str, Any], now: datetime | None = None) -> Q:
 
 def _compile(node: Mapping[str, Any], now: datetime) -> Q:
     if "all" in node:
-        query = EVERYTHING
-        for child in node["all"]:
+        if not node["all"]:
+            return EVERYTHING
+        query = _compile(node["all"][0], now)
+        for child in node["all"][1:]:
             query &= _compile(child, now)
         return query
     if "any" in node:
