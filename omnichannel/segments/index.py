@@ -36,9 +36,16 @@ class IndexedSegment:
 class SegmentIndex:
     """Active segments in rebuild order, with their dependencies."""
 
-    def __init__(self, segments: list[IndexedSegment], one_to_one_names: list[str]) -> None:
+    def __init__(
+        self,
+        segments: list[IndexedSegment],
+        one_to_one_names: list[str],
+        slugs: dict[int, str],
+    ) -> None:
         self.segments = segments
         self.one_to_one_names = one_to_one_names
+        #: Slug of every segment, active or not, by primary key.
+        self.slugs = slugs
 
     def all(self) -> list[IndexedSegment]:
         return list(self.segments)
@@ -93,7 +100,8 @@ def _build() -> SegmentIndex:
     from omnichannel.segments.graph import rebuild_order
     from omnichannel.segments.models import Segment
 
-    rows = list(Segment.objects.filter(is_active=True).values_list("id", "slug", "rules"))
+    every = list(Segment.objects.values_list("id", "slug", "rules", "is_active"))
+    rows = [(pk, slug, rule) for pk, slug, rule, active in every if active]
     rules = {slug: rule for _id, slug, rule in rows}
     ids = {slug: pk for pk, slug, _rule in rows}
     own = {slug: dependencies(rule) for slug, rule in rules.items()}
@@ -111,4 +119,4 @@ def _build() -> SegmentIndex:
         for relation in Profile._meta.related_objects
         if relation.one_to_one and relation.related_model is not Profile
     ]
-    return SegmentIndex(segments, one_to_one)
+    return SegmentIndex(segments, one_to_one, {pk: slug for pk, slug, *_rest in every})

@@ -267,13 +267,13 @@ def refresh_profile(
     )
     if loaded is None:
         return []
-    current = dict(
-        SegmentMembership.objects.filter(
-            profile_id=profile_id, exited_at__isnull=True
-        ).values_list("segment__slug", "segment_id")
-    )
+    current = SegmentMembership.objects.filter(
+        profile_id=profile_id, exited_at__isnull=True
+    ).values_list("segment_id", flat=True)
     evaluation = Evaluation(loaded, now)
-    evaluation.set_memberships(current)
+    evaluation.set_memberships(
+        index.slugs[segment_id] for segment_id in current if segment_id in index.slugs
+    )
     _prefetch_events(evaluation, candidates)
 
     eligible = loaded.merged_into_id is None and loaded.erased_at is None
