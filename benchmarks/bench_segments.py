@@ -53,7 +53,12 @@ CATEGORIES = [
 SEGMENT_RULE = {
     "all": [
         {"type": "aggregate", "measure": "total_spent", "op": "gte", "value": 500},
-        {"type": "aggregate", "measure": "days_since_last_visit", "op": "gt", "value": 30},
+        {
+            "type": "aggregate",
+            "measure": "days_since_last_visit",
+            "op": "gt",
+            "value": 30,
+        },
         {
             "type": "event",
             "event": "category_viewed",
@@ -116,7 +121,8 @@ def generate(customers: int) -> None:
                    CASE WHEN orders > 0
                         THEN %(now)s - make_interval(days => 400 + age) END,
                    CASE WHEN orders > 0
-                        THEN %(now)s - make_interval(secs => random() * 86400 * 400) END,
+                        THEN %(now)s - make_interval(secs => random() * 34560000)
+                   END,
                    %(now)s - make_interval(secs => random() * 86400 * 120)
             FROM (
                 SELECT floor(power(random(), 3) * 16)::int AS orders,
@@ -183,14 +189,16 @@ def measure_rebuild(customers: int) -> Result:
     from omnichannel.segments.membership import rebuild_segment
     from omnichannel.segments.models import Segment, SegmentMembership
 
-    segment = Segment(name="Lapsed jacket fans", slug="lapsed-jacket-fans", rules=SEGMENT_RULE)
+    segment = Segment(
+        name="Lapsed jacket fans", slug="lapsed-jacket-fans", rules=SEGMENT_RULE
+    )
     segment._rebuild_on_save = False
     segment.save()
     rebuild_segment(segment, NOW)
     members = set(
-        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
-            "profile_id", flat=True
-        )
+        SegmentMembership.objects.filter(
+            segment=segment, exited_at__isnull=True
+        ).values_list("profile_id", flat=True)
     )
     expected = set(reference_ids())
     if members != expected:
@@ -220,7 +228,14 @@ def measure_incremental(customers: int) -> list[Result]:
     from omnichannel.segments.membership import refresh_profile
     from omnichannel.segments.models import Segment
 
-    call_command("omnichannel_install_segments", "--no-rebuild", "--rebuild-every", "0", verbosity=0, stdout=_Discard())
+    call_command(
+        "omnichannel_install_segments",
+        "--no-rebuild",
+        "--rebuild-every",
+        "0",
+        verbosity=0,
+        stdout=_Discard(),
+    )
     segments = Segment.objects.filter(is_active=True).count()
     rng = random.Random(4)
     ids = list(Profile.objects.values_list("pk", flat=True)[: max(customers, 1)])
@@ -244,7 +259,9 @@ def measure_incremental(customers: int) -> list[Result]:
         reads.append((time.perf_counter() - started) * 1000)
     for profile_id in sample[:50]:
         with CaptureQueriesContext(connection) as captured:
-            refresh_profile(profile_id, "category_viewed", fields=["last_seen_at"], now=NOW)
+            refresh_profile(
+                profile_id, "category_viewed", fields=["last_seen_at"], now=NOW
+            )
         queries.append(len(captured))
     return [
         Result(

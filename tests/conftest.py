@@ -16,4 +16,6 @@ def on_commit(django_capture_on_commit_callbacks):
 # HYPOTHESIS_PROFILE=dev reports failures without the slow shrinking phase.
 from hypothesis import Phase, settings  # noqa: E402
 
-settings.register_profile("dev", phases=[Phase.explicit, Phase.generate], print_blob=True)
+settings.register_profile(
+    "dev", phases=[Phase.explicit, Phase.generate], print_blob=True
+)

@@ -56,7 +56,9 @@ class SegmentForm(forms.ModelForm):
         if tree is not None:
             cleaned["rules"] = rule_from_tree(tree)
         elif not cleaned.get("rules"):
-            cleaned["rules"] = self.instance.rules if self.instance.pk else default_rule()
+            cleaned["rules"] = (
+                self.instance.rules if self.instance.pk else default_rule()
+            )
         return cleaned
 
 
@@ -75,7 +77,11 @@ class SegmentAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "rebuild_periodically")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ("rebuild_periodically", "last_rebuilt_at", "last_rebuild_seconds")
+    readonly_fields = (
+        "rebuild_periodically",
+        "last_rebuilt_at",
+        "last_rebuild_seconds",
+    )
     actions = ["rebuild_now"]
     change_form_template = "omnichannel/admin/segments/change_form.html"
 
@@ -84,7 +90,9 @@ class SegmentAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                open_members=Count("memberships", filter=Q(memberships__exited_at__isnull=True))
+                open_members=Count(
+                    "memberships", filter=Q(memberships__exited_at__isnull=True)
+                )
             )
         )
 
@@ -127,7 +135,7 @@ class SegmentAdmin(admin.ModelAdmin):
             path(
                 "builder/",
                 self.admin_site.admin_view(self.builder_view),
-                name="%s_%s_builder" % info,
+                name=f"{info[0]}_{info[1]}_builder",
             ),
             *super().get_urls(),
         ]
@@ -153,8 +161,12 @@ class SegmentAdmin(admin.ModelAdmin):
             slug=request.POST.get("slug", ""),
             explain_for=request.POST.get("explain_profile", ""),
         )
-        context["builder_url"] = reverse("admin:%s_%s_builder" % (self.opts.app_label, self.opts.model_name))
-        return TemplateResponse(request, "omnichannel/admin/segments/builder.html", context)
+        context["builder_url"] = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_builder"
+        )
+        return TemplateResponse(
+            request, "omnichannel/admin/segments/builder.html", context
+        )
 
     def render_change_form(
         self,
@@ -178,7 +190,7 @@ class SegmentAdmin(admin.ModelAdmin):
             )
         )
         context["builder_url"] = reverse(
-            "admin:%s_%s_builder" % (self.opts.app_label, self.opts.model_name)
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_builder"
         )
         if obj is not None and obj.pk:
             points = size_history(obj, HISTORY_DAYS)
@@ -199,13 +211,18 @@ def builder_context(
     live count and sample, and the explanation for one profile."""
     rule = rule_from_tree(tree)
     error = None
-    probe = Segment(pk=segment.pk if segment else None, slug=slug or (segment.slug if segment else ""))
+    probe = Segment(
+        pk=segment.pk if segment else None,
+        slug=slug or (segment.slug if segment else ""),
+    )
     try:
         validate(rule, segment=probe if probe.slug else None)
     except InvalidRule as invalid:
         error = invalid
     choices = list(
-        Segment.objects.exclude(pk=segment.pk if segment else None).values_list("slug", "name")
+        Segment.objects.exclude(pk=segment.pk if segment else None).values_list(
+            "slug", "name"
+        )
     )
     prepare(tree, error, choices)
     context: dict[str, Any] = {
@@ -223,7 +240,9 @@ def builder_context(
     return context
 
 
-def explanation_context(rule: dict[str, Any], query: str, segment: Segment | None) -> dict[str, Any]:
+def explanation_context(
+    rule: dict[str, Any], query: str, segment: Segment | None
+) -> dict[str, Any]:
     """Explain the rule for the profile named by ``query`` (an id or an email)."""
     query = query.strip()
     lookup = Q(pk=int(query)) if query.isdigit() else Q(email__iexact=query)
@@ -243,15 +262,21 @@ def explanation_context(rule: dict[str, Any], query: str, segment: Segment | Non
 
 def recent_changes(segment: Segment) -> list[dict[str, Any]]:
     """Return the latest entries and exits of a segment, newest first."""
-    entries = SegmentMembership.objects.filter(segment=segment).select_related("profile")
+    entries = SegmentMembership.objects.filter(segment=segment).select_related(
+        "profile"
+    )
     changes = [
         {"at": row.entered_at, "entered": True, "profile": row.profile}
         for row in entries.order_by("-entered_at")[:RECENT_CHANGES]
     ] + [
         {"at": row.exited_at, "entered": False, "profile": row.profile}
-        for row in entries.filter(exited_at__isnull=False).order_by("-exited_at")[:RECENT_CHANGES]
+        for row in entries.filter(exited_at__isnull=False).order_by("-exited_at")[
+            :RECENT_CHANGES
+        ]
     ]
-    return sorted(changes, key=lambda change: change["at"], reverse=True)[:RECENT_CHANGES]
+    return sorted(changes, key=lambda change: change["at"], reverse=True)[
+        :RECENT_CHANGES
+    ]
 
 
 @admin.register(SegmentMembership)

@@ -4,6 +4,16 @@ import omnichannel.segments.models
 from django.db import migrations, models
 
 
+def fill_empty_rules(apps, schema_editor):
+    # The first schema stored {} for a segment without conditions, which the
+    # condition language rejects; {"all": []} means the same: every profile.
+    Segment = apps.get_model("omnichannel", "Segment")
+    for segment in Segment.objects.all():
+        if segment.rules in ({}, None):
+            segment.rules = {"all": []}
+            segment.save(update_fields=["rules"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -41,4 +51,5 @@ class Migration(migrations.Migration):
             name='slug',
             field=models.SlugField(help_text='Rules of other segments refer to this segment by its slug.', max_length=200, unique=True, verbose_name='slug'),
         ),
+        migrations.RunPython(fill_empty_rules, migrations.RunPython.noop),
     ]

@@ -44,7 +44,11 @@ class SegmentSerializer(serializers.ModelSerializer):
             "last_rebuild_seconds",
             "member_count",
         ]
-        read_only_fields = ["rebuild_periodically", "last_rebuilt_at", "last_rebuild_seconds"]
+        read_only_fields = [
+            "rebuild_periodically",
+            "last_rebuilt_at",
+            "last_rebuild_seconds",
+        ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         probe = Segment(
@@ -57,7 +61,9 @@ class SegmentSerializer(serializers.ModelSerializer):
         try:
             validate(rules, segment=probe)
         except InvalidRule as error:
-            raise serializers.ValidationError({"rules": _rule_error(error).detail}) from None
+            raise serializers.ValidationError(
+                {"rules": _rule_error(error).detail}
+            ) from None
         return attrs
 
 
@@ -95,7 +101,9 @@ class SegmentViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Segment]:
         return Segment.objects.annotate(
-            open_members=Count("memberships", filter=Q(memberships__exited_at__isnull=True))
+            open_members=Count(
+                "memberships", filter=Q(memberships__exited_at__isnull=True)
+            )
         )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -103,7 +111,11 @@ class SegmentViewSet(viewsets.ModelViewSet):
             return super().destroy(request, *args, **kwargs)
         except SegmentInUse as error:
             return Response(
-                {"detail": str(error), "code": "segment_in_use", "used_by": error.users},
+                {
+                    "detail": str(error),
+                    "code": "segment_in_use",
+                    "used_by": error.users,
+                },
                 status=status.HTTP_409_CONFLICT,
             )
 
@@ -158,11 +170,16 @@ class SegmentViewSet(viewsets.ModelViewSet):
         raw = request.query_params.get("days", "90")
         if not raw.isdigit() or not 1 <= int(raw) <= 3660:
             return Response(
-                {"detail": "days must be a whole number from 1 to 3660.", "code": "invalid"},
+                {
+                    "detail": "days must be a whole number from 1 to 3660.",
+                    "code": "invalid",
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         points = size_history(self.get_object(), int(raw))
-        return Response([{"day": day.isoformat(), "size": size} for day, size in points])
+        return Response(
+            [{"day": day.isoformat(), "size": size} for day, size in points]
+        )
 
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])

@@ -98,11 +98,17 @@ def _node_from_rule(node: Any, key: str) -> BuilderNode:
             key=key,
             kind="group",
             match=match,
-            children=[_node_from_rule(child, f"{key}-{i}") for i, child in enumerate(children)],
+            children=[
+                _node_from_rule(child, f"{key}-{i}") for i, child in enumerate(children)
+            ],
         )
     if isinstance(node, Mapping) and "not" in node:
         inner = node["not"]
-        if isinstance(inner, Mapping) and "any" in inner and isinstance(inner["any"], list):
+        if (
+            isinstance(inner, Mapping)
+            and "any" in inner
+            and isinstance(inner["any"], list)
+        ):
             items = inner["any"]
         else:
             items = [inner]
@@ -110,9 +116,15 @@ def _node_from_rule(node: Any, key: str) -> BuilderNode:
             key=key,
             kind="group",
             match="none",
-            children=[_node_from_rule(child, f"{key}-{i}") for i, child in enumerate(items)],
+            children=[
+                _node_from_rule(child, f"{key}-{i}") for i, child in enumerate(items)
+            ],
         )
-    return BuilderNode(key=key, kind="condition", condition=dict(node) if isinstance(node, Mapping) else {})
+    return BuilderNode(
+        key=key,
+        kind="condition",
+        condition=dict(node) if isinstance(node, Mapping) else {},
+    )
 
 
 def _rekey(node: BuilderNode, key: str) -> None:
@@ -135,7 +147,8 @@ def rule_from_tree(node: BuilderNode, path: str = "") -> dict[str, Any]:
         return {"not": {"any": children}}
     base = checks.child(path, node.match)
     children = [
-        rule_from_tree(child, checks.item(base, index)) for index, child in enumerate(node.children)
+        rule_from_tree(child, checks.item(base, index))
+        for index, child in enumerate(node.children)
     ]
     return {node.match: children}
 
@@ -156,9 +169,15 @@ def read_builder(data: Mapping[str, Any]) -> BuilderNode | None:
         kind = data.get(f"b{key}-kind")
         if kind == "group":
             match = data.get(f"b{key}-match", "all")
-            node = BuilderNode(key=key, kind="group", match=match if match in ("all", "any", "none") else "all")
+            node = BuilderNode(
+                key=key,
+                kind="group",
+                match=match if match in ("all", "any", "none") else "all",
+            )
         else:
-            node = BuilderNode(key=key, kind="condition", condition=_read_condition(key, data))
+            node = BuilderNode(
+                key=key, kind="condition", condition=_read_condition(key, data)
+            )
         nodes[key] = node
         parent = key.rpartition("-")[0]
         if parent and parent in nodes and nodes[parent].kind == "group":
@@ -190,7 +209,11 @@ def _read_field_condition(key_name: str) -> Any:
     def read(prefix: str, data: Mapping[str, Any]) -> dict[str, Any]:
         type_name = data[prefix + "type"]
         condition_type = get_condition_type(type_name)
-        fields = condition_type.fields() if isinstance(condition_type, FieldCondition) else {}
+        fields = (
+            condition_type.fields()
+            if isinstance(condition_type, FieldCondition)
+            else {}
+        )
         name = data.get(prefix + key_name, "")
         node: dict[str, Any] = {"type": type_name, key_name: name}
         spec = fields.get(name)
@@ -229,7 +252,10 @@ def _read_event(prefix: str, data: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("within", "excluding_last"):
         amount = data.get(f"{prefix}{name}_value", "").strip()
         if amount:
-            node[name] = {"value": _number(amount), "unit": data.get(f"{prefix}{name}_unit", "days")}
+            node[name] = {
+                "value": _number(amount),
+                "unit": data.get(f"{prefix}{name}_unit", "days"),
+            }
     filters = []
     count = _int(data.get(prefix + "filters", "0"))
     for index in range(min(count, MAX_FILTERS)):
@@ -294,7 +320,12 @@ def _read_value(spec: Field, op: str, prefix: str, data: Any) -> Any:
         return None
     if op == "month_is":
         return _number(raw)
-    if spec.kind == "json" and base in ("contains", "starts_with", "ends_with", "includes"):
+    if spec.kind == "json" and base in (
+        "contains",
+        "starts_with",
+        "ends_with",
+        "includes",
+    ):
         return raw
     return _typed(spec, raw)
 
@@ -334,7 +365,11 @@ def _number(text: str) -> Any:
         number = float(text)
     except ValueError:
         return text
-    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+    return (
+        int(number)
+        if number.is_integer() and "." not in text and "e" not in text.lower()
+        else number
+    )
 
 
 def _int(text: str) -> int:
@@ -365,7 +400,9 @@ def apply_action(root: BuilderNode, action: str) -> None:
         return
     if verb == "add-condition" and node.kind == "group":
         node.children.append(
-            BuilderNode(key="", kind="condition", condition=default_condition("profile"))
+            BuilderNode(
+                key="", kind="condition", condition=default_condition("profile")
+            )
         )
     elif verb == "add-group" and node.kind == "group":
         node.children.append(BuilderNode(key="", kind="group", match="any"))
@@ -394,7 +431,12 @@ def default_condition(type_name: str) -> dict[str, Any]:
     """Return the condition a new row of this type starts with."""
     defaults: dict[str, dict[str, Any]] = {
         "profile": {"type": "profile", "field": "country", "op": "eq", "value": ""},
-        "aggregate": {"type": "aggregate", "measure": "total_spent", "op": "gte", "value": 100},
+        "aggregate": {
+            "type": "aggregate",
+            "measure": "total_spent",
+            "op": "gte",
+            "value": 100,
+        },
         "attribute": {"type": "attribute", "key": "", "op": "eq", "value": ""},
         "event": {
             "type": "event",
@@ -403,7 +445,12 @@ def default_condition(type_name: str) -> dict[str, Any]:
             "within": {"value": 30, "unit": "days"},
         },
         "rfm": {"type": "rfm", "field": "group", "op": "eq", "value": "champions"},
-        "consent": {"type": "consent", "channel": "email", "purpose": "marketing", "state": "granted"},
+        "consent": {
+            "type": "consent",
+            "channel": "email",
+            "purpose": "marketing",
+            "state": "granted",
+        },
         "segment": {"type": "segment", "segment": ""},
     }
     if type_name in defaults:
@@ -411,14 +458,20 @@ def default_condition(type_name: str) -> dict[str, Any]:
     condition_type = get_condition_type(type_name)
     if isinstance(condition_type, FieldCondition) and condition_type.fields():
         name, spec = next(iter(condition_type.fields().items()))
-        return {"type": type_name, condition_type.field_key: name, "op": spec.operators[0]}
+        return {
+            "type": type_name,
+            condition_type.field_key: name,
+            "op": spec.operators[0],
+        }
     return {"type": type_name}
 
 
 # Tree -> controls for rendering
 
 
-def prepare(root: BuilderNode, error: InvalidRule | None, segment_choices: list[tuple[str, str]]) -> None:
+def prepare(
+    root: BuilderNode, error: InvalidRule | None, segment_choices: list[tuple[str, str]]
+) -> None:
     """Fill in the controls of every node and attach ``error`` to its node."""
     rule_from_tree(root)
     type_choices = [
@@ -445,18 +498,30 @@ def _walk(node: BuilderNode) -> list[BuilderNode]:
 def _node_for_path(root: BuilderNode, path: str) -> BuilderNode:
     best = root
     for node in _walk(root):
-        if node.rule_path and (path == node.rule_path or path.startswith(node.rule_path + ".") or path.startswith(node.rule_path + "[")):
+        if node.rule_path and (
+            path == node.rule_path
+            or path.startswith(node.rule_path + ".")
+            or path.startswith(node.rule_path + "[")
+        ):
             if len(node.rule_path) > len(best.rule_path):
                 best = node
     return best
 
 
-def _controls(condition: dict[str, Any], segment_choices: list[tuple[str, str]]) -> tuple[list[Control], list[FilterRow]]:
+def _controls(
+    condition: dict[str, Any], segment_choices: list[tuple[str, str]]
+) -> tuple[list[Control], list[FilterRow]]:
     type_name = condition.get("type", "")
     condition_type = get_condition_type(type_name)
     if type_name == "attribute":
         spec = Field(condition.get("key", ""), "", "json")
-        key = Control("key", _("key"), "text", condition.get("key", ""), placeholder=_("favourite_category"))
+        key = Control(
+            "key",
+            _("key"),
+            "text",
+            condition.get("key", ""),
+            placeholder=_("favourite_category"),
+        )
         return [key, *_comparison_controls(spec, condition, "")], []
     if isinstance(condition_type, FieldCondition) and type_name in _READERS:
         key_name = condition_type.field_key
@@ -477,20 +542,56 @@ def _controls(condition: dict[str, Any], segment_choices: list[tuple[str, str]])
     if type_name == "consent":
         model = condition_type._model()  # type: ignore[union-attr]
         return [
-            Control("channel", _("channel"), "select", condition.get("channel", ""), list(model._meta.get_field("channel").choices)),
-            Control("purpose", _("purpose"), "select", condition.get("purpose", "marketing"), list(model._meta.get_field("purpose").choices)),
-            Control("state", _("state"), "select", condition.get("state", ""), list(CONSENT_STATES.items())),
+            Control(
+                "channel",
+                _("channel"),
+                "select",
+                condition.get("channel", ""),
+                list(model._meta.get_field("channel").choices),
+            ),
+            Control(
+                "purpose",
+                _("purpose"),
+                "select",
+                condition.get("purpose", "marketing"),
+                list(model._meta.get_field("purpose").choices),
+            ),
+            Control(
+                "state",
+                _("state"),
+                "select",
+                condition.get("state", ""),
+                list(CONSENT_STATES.items()),
+            ),
         ], []
     if type_name == "segment":
-        return [Control("segment", _("segment"), "select", condition.get("segment", ""), [("", "---------"), *segment_choices])], []
-    shown = condition.get("_json") or json.dumps(condition, indent=1, ensure_ascii=False)
+        return [
+            Control(
+                "segment",
+                _("segment"),
+                "select",
+                condition.get("segment", ""),
+                [("", "---------"), *segment_choices],
+            )
+        ], []
+    shown = condition.get("_json") or json.dumps(
+        condition, indent=1, ensure_ascii=False
+    )
     return [Control("json", _("condition as JSON"), "textarea", shown)], []
 
 
-def _comparison_controls(spec: Field, condition: Mapping[str, Any], name_prefix: str) -> list[Control]:
+def _comparison_controls(
+    spec: Field, condition: Mapping[str, Any], name_prefix: str
+) -> list[Control]:
     op = condition.get("op", "")
     controls = [
-        Control(name_prefix + "op", _("operator"), "select", op, [(name, LABELS[name]) for name in spec.operators])
+        Control(
+            name_prefix + "op",
+            _("operator"),
+            "select",
+            op,
+            [(name, LABELS[name]) for name in spec.operators],
+        )
     ]
     if op in NO_VALUE or op not in spec.operators:
         return controls
@@ -500,25 +601,79 @@ def _comparison_controls(spec: Field, condition: Mapping[str, Any], name_prefix:
     placeholder = ""
     if spec.kind == "moment":
         placeholder = _("2026-12-24 or 2026-12-24T18:00:00+01:00")
-    if spec.kind == "json" and base not in ("contains", "starts_with", "ends_with", "includes"):
+    if spec.kind == "json" and base not in (
+        "contains",
+        "starts_with",
+        "ends_with",
+        "includes",
+    ):
         placeholder = _('text, a number, true or false; "42" for the text 42')
     if base == "between":
         low, high = (value + ["", ""])[:2] if isinstance(value, list) else ("", "")
         return [
             *controls,
-            Control(name_prefix + "value", _("from"), widget, _shown(low), placeholder=placeholder),
-            Control(name_prefix + "value2", _("to"), widget, _shown(high), placeholder=placeholder),
+            Control(
+                name_prefix + "value",
+                _("from"),
+                widget,
+                _shown(low),
+                placeholder=placeholder,
+            ),
+            Control(
+                name_prefix + "value2",
+                _("to"),
+                widget,
+                _shown(high),
+                placeholder=placeholder,
+            ),
         ]
     if op == "month_is":
-        return [*controls, Control(name_prefix + "value", _("month"), "select", str(value), MONTHS)]
+        return [
+            *controls,
+            Control(name_prefix + "value", _("month"), "select", str(value), MONTHS),
+        ]
     if spec.kind == "choice":
         if base == "in":
-            return [*controls, Control(name_prefix + "value", _("values"), "multiselect", value if isinstance(value, list) else [], spec.choices)]
-        return [*controls, Control(name_prefix + "value", _("value"), "select", value, spec.choices)]
+            return [
+                *controls,
+                Control(
+                    name_prefix + "value",
+                    _("values"),
+                    "multiselect",
+                    value if isinstance(value, list) else [],
+                    spec.choices,
+                ),
+            ]
+        return [
+            *controls,
+            Control(name_prefix + "value", _("value"), "select", value, spec.choices),
+        ]
     if base == "in":
-        shown = ", ".join(_shown(item) for item in value) if isinstance(value, list) else _shown(value)
-        return [*controls, Control(name_prefix + "value", _("values, separated by commas"), "text", shown, placeholder=placeholder)]
-    return [*controls, Control(name_prefix + "value", _("value"), widget, _shown(value, spec.kind == "json"), placeholder=placeholder)]
+        shown = (
+            ", ".join(_shown(item) for item in value)
+            if isinstance(value, list)
+            else _shown(value)
+        )
+        return [
+            *controls,
+            Control(
+                name_prefix + "value",
+                _("values, separated by commas"),
+                "text",
+                shown,
+                placeholder=placeholder,
+            ),
+        ]
+    return [
+        *controls,
+        Control(
+            name_prefix + "value",
+            _("value"),
+            widget,
+            _shown(value, spec.kind == "json"),
+            placeholder=placeholder,
+        ),
+    ]
 
 
 def _shown(value: Any, literal: bool = False) -> str:
@@ -537,13 +692,42 @@ def _event_controls(condition: dict[str, Any]) -> tuple[list[Control], list[Filt
     within = condition.get("within") or {}
     excluding = condition.get("excluding_last") or {}
     controls = [
-        Control("event", _("event"), "select", condition.get("event", ""), [(name, name) for name in sorted(known_event_types())]),
-        Control("count_op", _("count"), "select", count.get("op", "gte"), [(op, LABELS[op]) for op in COUNT_OPERATORS]),
+        Control(
+            "event",
+            _("event"),
+            "select",
+            condition.get("event", ""),
+            [(name, name) for name in sorted(known_event_types())],
+        ),
+        Control(
+            "count_op",
+            _("count"),
+            "select",
+            count.get("op", "gte"),
+            [(op, LABELS[op]) for op in COUNT_OPERATORS],
+        ),
         Control("count_value", _("times"), "number", _shown(count.get("value", 1))),
-        Control("within_value", _("in the last"), "number", _shown(within.get("value", "")), placeholder=_("ever")),
+        Control(
+            "within_value",
+            _("in the last"),
+            "number",
+            _shown(within.get("value", "")),
+            placeholder=_("ever"),
+        ),
         Control("within_unit", _("unit"), "select", within.get("unit", "days"), units),
-        Control("excluding_last_value", _("except the last"), "number", _shown(excluding.get("value", ""))),
-        Control("excluding_last_unit", _("unit"), "select", excluding.get("unit", "hours"), units),
+        Control(
+            "excluding_last_value",
+            _("except the last"),
+            "number",
+            _shown(excluding.get("value", "")),
+        ),
+        Control(
+            "excluding_last_unit",
+            _("unit"),
+            "select",
+            excluding.get("unit", "hours"),
+            units,
+        ),
     ]
     rows = []
     for index, entry in enumerate(condition.get("where") or []):
@@ -553,7 +737,13 @@ def _event_controls(condition: dict[str, Any]) -> tuple[list[Control], list[Filt
             FilterRow(
                 index,
                 [
-                    Control(prefix + "property", _("property"), "text", entry.get("property", ""), placeholder=_("category")),
+                    Control(
+                        prefix + "property",
+                        _("property"),
+                        "text",
+                        entry.get("property", ""),
+                        placeholder=_("category"),
+                    ),
                     *_comparison_controls(spec, entry, prefix),
                 ],
             )

@@ -15,7 +15,9 @@ def leaf_paths(node: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, A
     for key in ("all", "any"):
         if key in node:
             for index, child in enumerate(node[key]):
-                yield from leaf_paths(child, checks.item(checks.child(path, key), index))
+                yield from leaf_paths(
+                    child, checks.item(checks.child(path, key), index)
+                )
             return
     if "not" in node:
         yield from leaf_paths(node["not"], checks.child(path, "not"))
@@ -47,11 +49,14 @@ def check_no_cycle(rule: Mapping[str, Any], segment: Any) -> None:
         # A rename keeps the old slug in the database until the save.
         from omnichannel.segments.models import Segment
 
-        old_slug = Segment.objects.filter(pk=segment.pk).values_list("slug", flat=True).first()
+        old_slug = (
+            Segment.objects.filter(pk=segment.pk).values_list("slug", flat=True).first()
+        )
         if old_slug and old_slug != slug:
             rules.pop(old_slug, None)
             rules = {
-                key: rename_reference(value, old_slug, slug) for key, value in rules.items()
+                key: rename_reference(value, old_slug, slug)
+                for key, value in rules.items()
             }
     rules[slug] = rule
     for path, leaf in leaf_paths(rule):
@@ -68,7 +73,11 @@ def check_no_cycle(rule: Mapping[str, Any], segment: Any) -> None:
 
 
 def _path_back(
-    current: str, target: str, rules: Mapping[str, Any], trail: list[str], seen: set[str]
+    current: str,
+    target: str,
+    rules: Mapping[str, Any],
+    trail: list[str],
+    seen: set[str],
 ) -> list[str] | None:
     if current == target:
         return trail
@@ -82,7 +91,9 @@ def _path_back(
     return None
 
 
-def rebuild_order(rules: Mapping[str, Any], wanted: set[str] | None = None) -> list[str]:
+def rebuild_order(
+    rules: Mapping[str, Any], wanted: set[str] | None = None
+) -> list[str]:
     """Return slugs so that every segment comes after the segments it reads.
 
     With ``wanted``, return those segments and every segment that depends on them,
@@ -92,7 +103,9 @@ def rebuild_order(rules: Mapping[str, Any], wanted: set[str] | None = None) -> l
     try:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as error:
-        raise InvalidRule("", f"stored segment rules form a cycle: {error.args[1]}") from None
+        raise InvalidRule(
+            "", f"stored segment rules form a cycle: {error.args[1]}"
+        ) from None
     if wanted is None:
         return order
     selected = set(wanted)

@@ -54,7 +54,9 @@ def _per_day(memberships, column, start, now, zone) -> dict[date, int]:  # type:
     return dict(rows)
 
 
-def size_chart(points: list[tuple[date, int]], width: int = 640, height: int = 180) -> SafeString:
+def size_chart(
+    points: list[tuple[date, int]], width: int = 640, height: int = 180
+) -> SafeString:
     """Return an inline SVG line chart of ``size_history`` points."""
     if not points:
         return SafeString("")

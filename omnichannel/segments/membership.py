@@ -55,7 +55,9 @@ def eligible_profiles() -> QuerySet[Profile]:
     return Profile.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
 
 
-def matching_profiles(rule: dict[str, Any], now: datetime | None = None) -> QuerySet[Profile]:
+def matching_profiles(
+    rule: dict[str, Any], now: datetime | None = None
+) -> QuerySet[Profile]:
     """Return the eligible profiles that meet ``rule`` at ``now``."""
     return eligible_profiles().filter(compile_rule(rule, now or timezone.now()))
 
@@ -118,9 +120,9 @@ def rebuild_segments(
     wanted: set[str] | None = set(slugs) if slugs is not None else None
     if periodic_only:
         periodic = set(
-            Segment.objects.filter(is_active=True, rebuild_periodically=True).values_list(
-                "slug", flat=True
-            )
+            Segment.objects.filter(
+                is_active=True, rebuild_periodically=True
+            ).values_list("slug", flat=True)
         )
         wanted = periodic if wanted is None else wanted & periodic
     changes = {}
@@ -293,7 +295,9 @@ def refresh_profile(
     return _store_profile_changes(loaded, to_open, to_close, now)
 
 
-def _prefetch_events(evaluation: Evaluation, candidates: Sequence[IndexedSegment]) -> None:
+def _prefetch_events(
+    evaluation: Evaluation, candidates: Sequence[IndexedSegment]
+) -> None:
     windows: dict[str, datetime | None] = {}
     for entry in candidates:
         for leaf in leaves(entry.rules):
@@ -382,10 +386,14 @@ def announce(
             if not profile_ids or not signal.has_listeners(Segment):
                 continue
             for profile in _profiles(profile_ids, profiles or {}):
-                signal.send(sender=Segment, segment=segment, profile=profile, at=change.at)
+                signal.send(
+                    sender=Segment, segment=segment, profile=profile, at=change.at
+                )
 
 
-def _profiles(profile_ids: Sequence[int], known: dict[int, Profile]) -> Iterable[Profile]:
+def _profiles(
+    profile_ids: Sequence[int], known: dict[int, Profile]
+) -> Iterable[Profile]:
     missing = [pk for pk in profile_ids if pk not in known]
     for start in range(0, len(missing), CHUNK_SIZE):
         chunk = missing[start : start + CHUNK_SIZE]

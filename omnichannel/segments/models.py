@@ -61,31 +61,6 @@ class Segment(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> Segment:
-        instance = super().from_db(db, field_names, values)
-        instance._remember_state()
-        return instance
-
-    def _remember_state(self) -> None:
-        if self.get_deferred_fields() & {"slug", "rules", "is_active"}:
-            self._stored_state = None
-            return
-        self._stored_state = (self.slug, self.rules, self.is_active)
-
-    def clean(self) -> None:
-        super().clean()
-        try:
-            self.validate_rules()
-        except InvalidRule as error:
-            raise ValidationError({"rules": str(error)}) from None
-
-    def validate_rules(self) -> None:
-        """Raise InvalidRule if the rules are invalid for this segment."""
-        from omnichannel.segments.conditions import validate
-
-        validate(self.rules, segment=self)
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Validate the rules and save; a new slug is written into the rules of
         the segments that refer to the old one."""
@@ -123,6 +98,31 @@ class Segment(models.Model):
         if users:
             raise SegmentInUse(self.slug, users)
         return super().delete(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Segment:
+        instance = super().from_db(db, field_names, values)
+        instance._remember_state()
+        return instance
+
+    def _remember_state(self) -> None:
+        if self.get_deferred_fields() & {"slug", "rules", "is_active"}:
+            self._stored_state = None
+            return
+        self._stored_state = (self.slug, self.rules, self.is_active)
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            self.validate_rules()
+        except InvalidRule as error:
+            raise ValidationError({"rules": str(error)}) from None
+
+    def validate_rules(self) -> None:
+        """Raise InvalidRule if the rules are invalid for this segment."""
+        from omnichannel.segments.conditions import validate
+
+        validate(self.rules, segment=self)
 
     def members(self) -> models.QuerySet[Profile]:
         """Return the profiles in the segment now."""

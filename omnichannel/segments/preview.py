@@ -25,7 +25,9 @@ class Preview:
     timed_out: bool = False
 
 
-def preview_rule(rule: dict[str, Any], now: datetime | None = None, sample_size: int = 10) -> Preview:
+def preview_rule(
+    rule: dict[str, Any], now: datetime | None = None, sample_size: int = 10
+) -> Preview:
     """Count and sample the profiles that meet a valid rule.
 
     On PostgreSQL the queries stop after ``SEGMENT_PREVIEW_TIMEOUT``; the preview is

@@ -70,7 +70,9 @@ def schedule_refresh(
 
 
 @receiver(event_tracked, sender=Event, dispatch_uid="omnichannel-segments-event")
-def refresh_on_event(sender: Any, event: Event, profile: Profile, **kwargs: Any) -> None:
+def refresh_on_event(
+    sender: Any, event: Event, profile: Profile, **kwargs: Any
+) -> None:
     # Order events change the aggregates, announced by their own signal; any other
     # event moves last_seen_at.
     fields = [] if event.name in AGGREGATE_EVENTS else ["last_seen_at"]
@@ -115,7 +117,9 @@ def refresh_on_profile_save(
     sender="omnichannel.ConsentRecord",
     dispatch_uid="omnichannel-segments-consent",
 )
-def refresh_on_consent(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+def refresh_on_consent(
+    sender: Any, instance: Any, raw: bool = False, **kwargs: Any
+) -> None:
     if not raw:
         schedule_refresh(instance.profile_id, sources=["consent"])
 

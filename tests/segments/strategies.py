@@ -19,16 +19,22 @@ SCALARS = [1, 1.0, True, False, 0, "1", "true", "", "ab", "Zoë", 2.5, "Winter J
 JSON_VALUES = [*SCALARS, None, ["ab", 1], ["Winter Jackets"], {"ab": 1}]
 DAY_OFFSETS = [0, 1, 6, 7, 8, 29, 30, 31, 400]
 EMAILS = ["", "anna@example.com", "ben@example.org", "zoe@EXAMPLE.com"]
-DECIMALS = [Decimal("0"), Decimal("9.99"), Decimal("10.00"), Decimal("100.50"), Decimal("500")]
+DECIMALS = [
+    Decimal("0"),
+    Decimal("9.99"),
+    Decimal("10.00"),
+    Decimal("100.50"),
+    Decimal("500"),
+]
 SEGMENT_SLUGS = ["seg-a", "seg-b"]
 
 
 def moments():
     """Times around the boundaries of the windows the rules use."""
     exact = st.sampled_from(DAY_OFFSETS).map(lambda days: NOW - timedelta(days=days))
-    jitter = st.tuples(
-        st.sampled_from(DAY_OFFSETS), st.sampled_from([-1, 0, 1])
-    ).map(lambda pair: NOW - timedelta(days=pair[0], seconds=pair[1]))
+    jitter = st.tuples(st.sampled_from(DAY_OFFSETS), st.sampled_from([-1, 0, 1])).map(
+        lambda pair: NOW - timedelta(days=pair[0], seconds=pair[1])
+    )
     return st.one_of(exact, jitter)
 
 
@@ -37,7 +43,9 @@ def optional_moments():
 
 
 def json_objects(keys):
-    return st.dictionaries(st.sampled_from(keys), st.sampled_from(JSON_VALUES), max_size=4)
+    return st.dictionaries(
+        st.sampled_from(keys), st.sampled_from(JSON_VALUES), max_size=4
+    )
 
 
 profile_data = st.fixed_dictionaries(
@@ -52,7 +60,9 @@ profile_data = st.fixed_dictionaries(
         "first_order_at": optional_moments(),
         "last_seen_at": optional_moments(),
         "created_at": moments(),
-        "birthday": st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2010, 12, 31))),
+        "birthday": st.one_of(
+            st.none(), st.dates(date(1950, 1, 1), date(2010, 12, 31))
+        ),
         "tags": st.lists(st.sampled_from(["vip", "wholesale", "Zoë"]), max_size=2),
         "attributes": json_objects(ATTRIBUTE_KEYS),
     }
@@ -148,7 +158,9 @@ def profile_leaves():
         lambda pair: {"type": "profile", "field": pair[0], **pair[1]}
     )
     day = st.sampled_from(["2026-06-08", "2026-05-16T12:00:00+00:00", "2025-01-01"])
-    moment_fields = st.sampled_from(["last_order_at", "first_order_at", "last_seen_at", "created_at"])
+    moment_fields = st.sampled_from(
+        ["last_order_at", "first_order_at", "last_seen_at", "created_at"]
+    )
     moment = st.tuples(
         moment_fields,
         st.one_of(
@@ -160,8 +172,10 @@ def profile_leaves():
             st.tuples(st.sampled_from(["is_set", "is_not_set"]), st.none()),
         ),
     ).map(
-        lambda item: {"type": "profile", "field": item[0], "op": item[1][0]}
-        | ({} if item[1][1] is None else {"value": item[1][1]})
+        lambda item: (
+            {"type": "profile", "field": item[0], "op": item[1][0]}
+            | ({} if item[1][1] is None else {"value": item[1][1]})
+        )
     )
     birthday = st.one_of(
         st.integers(1, 12).map(lambda m: {"op": "month_is", "value": m}),
@@ -177,7 +191,14 @@ def profile_leaves():
     ).map(_merge({"type": "profile", "field": "birthday"}))
     tags = st.tuples(
         st.sampled_from(["includes", "excludes"]), st.sampled_from(["vip", "Zoë", "x"])
-    ).map(lambda pair: {"type": "profile", "field": "tags", "op": pair[0], "value": pair[1]})
+    ).map(
+        lambda pair: {
+            "type": "profile",
+            "field": "tags",
+            "op": pair[0],
+            "value": pair[1],
+        }
+    )
     return st.one_of(text, text, moment, birthday, tags)
 
 
@@ -187,7 +208,14 @@ def aggregate_leaves():
             st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte"]), st.integers(0, 5)
         ),
         st.tuples(st.sampled_from(["between", "not_between"]), st.just([1, 3])),
-    ).map(lambda pair: {"type": "aggregate", "measure": "order_count", "op": pair[0], "value": pair[1]})
+    ).map(
+        lambda pair: {
+            "type": "aggregate",
+            "measure": "order_count",
+            "op": pair[0],
+            "value": pair[1],
+        }
+    )
     money = st.tuples(
         st.sampled_from(["total_spent", "average_order_value"]),
         st.one_of(
@@ -195,12 +223,26 @@ def aggregate_leaves():
                 st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte"]),
                 st.sampled_from([0, 1, 2, 9.99, 10, 100.5, 500]),
             ),
-            st.tuples(st.sampled_from(["between", "not_between"]), st.just([9.99, 100.5])),
+            st.tuples(
+                st.sampled_from(["between", "not_between"]), st.just([9.99, 100.5])
+            ),
         ),
-    ).map(lambda item: {"type": "aggregate", "measure": item[0], "op": item[1][0], "value": item[1][1]})
+    ).map(
+        lambda item: {
+            "type": "aggregate",
+            "measure": item[0],
+            "op": item[1][0],
+            "value": item[1][1],
+        }
+    )
     days = st.tuples(
         st.sampled_from(
-            ["days_since_last_order", "days_since_first_order", "days_since_last_visit", "days_since_signup"]
+            [
+                "days_since_last_order",
+                "days_since_first_order",
+                "days_since_last_visit",
+                "days_since_signup",
+            ]
         ),
         st.one_of(
             st.tuples(
@@ -209,7 +251,14 @@ def aggregate_leaves():
             ),
             st.tuples(st.sampled_from(["between", "not_between"]), st.just([7, 30])),
         ),
-    ).map(lambda item: {"type": "aggregate", "measure": item[0], "op": item[1][0], "value": item[1][1]})
+    ).map(
+        lambda item: {
+            "type": "aggregate",
+            "measure": item[0],
+            "op": item[1][0],
+            "value": item[1][1],
+        }
+    )
     return orders | money | days
 
 
@@ -242,11 +291,13 @@ def event_leaves():
             "within": window(),
         },
     ).flatmap(
-        lambda leaf: st.just(leaf)
-        if "within" not in leaf or leaf["within"]["unit"] == "hours"
-        else st.one_of(
-            st.just(leaf),
-            st.just({**leaf, "excluding_last": {"value": 1, "unit": "hours"}}),
+        lambda leaf: (
+            st.just(leaf)
+            if "within" not in leaf or leaf["within"]["unit"] == "hours"
+            else st.one_of(
+                st.just(leaf),
+                st.just({**leaf, "excluding_last": {"value": 1, "unit": "hours"}}),
+            )
         )
     )
 
@@ -257,13 +308,17 @@ def rfm_leaves():
     ).map(lambda pair: {"op": pair[0], "value": pair[1]})
     groups = st.tuples(
         st.sampled_from(["in", "not_in"]),
-        st.lists(st.sampled_from(["champions", "loyal", "lost"]), min_size=1, max_size=2),
+        st.lists(
+            st.sampled_from(["champions", "loyal", "lost"]), min_size=1, max_size=2
+        ),
     ).map(lambda pair: {"op": pair[0], "value": pair[1]})
     score = st.tuples(
         st.sampled_from(["recency_score", "frequency_score", "monetary_score"]),
         st.sampled_from(["eq", "ne", "gte", "lt"]),
         st.integers(1, 5),
-    ).map(lambda item: {"type": "rfm", "field": item[0], "op": item[1], "value": item[2]})
+    ).map(
+        lambda item: {"type": "rfm", "field": item[0], "op": item[1], "value": item[2]}
+    )
     return st.one_of(
         (group | groups).map(_merge({"type": "rfm", "field": "group"})), score
     )
@@ -281,7 +336,9 @@ def consent_leaves():
 
 
 def segment_leaves():
-    return st.sampled_from(SEGMENT_SLUGS).map(lambda slug: {"type": "segment", "segment": slug})
+    return st.sampled_from(SEGMENT_SLUGS).map(
+        lambda slug: {"type": "segment", "segment": slug}
+    )
 
 
 leaves = st.one_of(

@@ -55,10 +55,14 @@ def test_builder_adds_condition_row(admin_client):
 
 
 def test_builder_adds_and_removes_group(admin_client):
-    html = builder_post(admin_client, germans_form(action="add-group:0")).content.decode()
+    html = builder_post(
+        admin_client, germans_form(action="add-group:0")
+    ).content.decode()
     assert 'name="b0-1-kind" value="group"' in html
 
-    data = germans_form(**{"b0-1-kind": "group", "b0-1-match": "any"}, action="remove:0-0")
+    data = germans_form(
+        **{"b0-1-kind": "group", "b0-1-match": "any"}, action="remove:0-0"
+    )
     html = builder_post(admin_client, data).content.decode()
     assert 'name="b0-0-kind" value="group"' in html
     assert "b0-1-kind" not in html
@@ -126,7 +130,9 @@ def test_builder_explains_profile(admin_client):
 
 
 def test_builder_explain_unknown_profile(admin_client):
-    html = builder_post(admin_client, germans_form(explain_profile="nobody@example.com"))
+    html = builder_post(
+        admin_client, germans_form(explain_profile="nobody@example.com")
+    )
     assert "No profile has that id or email." in html.content.decode()
 
 
@@ -135,7 +141,9 @@ def test_builder_requires_staff(client):
     assert response.status_code == 302
 
 
-def test_add_segment_saves_builder_rule(admin_client, django_capture_on_commit_callbacks):
+def test_add_segment_saves_builder_rule(
+    admin_client, django_capture_on_commit_callbacks
+):
     anna = ProfileFactory(country="DE")
     data = germans_form(name="Germans", slug="germans", description="", is_active="on")
 
@@ -161,7 +169,9 @@ def test_change_page_shows_chart_and_changes(admin_client):
     segment = Segment.objects.create(name="Germans", slug="germans", rules=GERMANS)
     rebuild_segment(segment)
 
-    response = admin_client.get(reverse("admin:omnichannel_segment_change", args=[segment.pk]))
+    response = admin_client.get(
+        reverse("admin:omnichannel_segment_change", args=[segment.pk])
+    )
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -174,7 +184,9 @@ def test_change_page_shows_chart_and_changes(admin_client):
 def test_delete_referenced_segment_is_protected(admin_client):
     used = Segment.objects.create(name="Germans", slug="germans", rules=GERMANS)
     Segment.objects.create(
-        name="Not Germans", slug="not-germans", rules={"not": {"type": "segment", "segment": "germans"}}
+        name="Not Germans",
+        slug="not-germans",
+        rules={"not": {"type": "segment", "segment": "germans"}},
     )
     response = admin_client.post(
         reverse("admin:omnichannel_segment_delete", args=[used.pk]), {"post": "yes"}

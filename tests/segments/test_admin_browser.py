@@ -19,18 +19,29 @@ def browser():
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or ""
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1600"):
+    options.binary_location = (
+        shutil.which("chromium") or shutil.which("chromium-browser") or ""
+    )
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1600",
+    ):
         options.add_argument(argument)
     # An explicit driver keeps Selenium from looking one up on the internet.
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver = webdriver.Chrome(
+        options=options, service=Service(shutil.which("chromedriver"))
+    )
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
 
 
 def log_in(browser, live_server):
-    get_user_model().objects.create_superuser("staff", "staff@example.com", "pw-for-tests")
+    get_user_model().objects.create_superuser(
+        "staff", "staff@example.com", "pw-for-tests"
+    )
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element("name", "username").send_keys("staff")
     browser.find_element("name", "password").send_keys("pw-for-tests")
@@ -91,7 +102,15 @@ def test_change_page_renders_event_rows_and_chart(browser, live_server, tmp_path
     log_in(browser, live_server)
     browser.get(f"{live_server.url}/admin/omnichannel/segment/{segment.pk}/change/")
 
-    assert browser.find_element("name", "b0-0-0-event").get_attribute("value") == "cart_updated"
-    assert browser.find_element("name", "b0-0-0-excluding_last_value").get_attribute("value") == "1"
+    assert (
+        browser.find_element("name", "b0-0-0-event").get_attribute("value")
+        == "cart_updated"
+    )
+    assert (
+        browser.find_element("name", "b0-0-0-excluding_last_value").get_attribute(
+            "value"
+        )
+        == "1"
+    )
     assert browser.find_element("css selector", "svg.omnichannel-size-chart")
     browser.save_screenshot(str(tmp_path / "change.png"))

@@ -36,7 +36,9 @@ def test_api_rejects_invalid_rule_with_path(admin_client):
 
 def test_api_rejects_cycle(admin_client):
     Segment.objects.create(name="A", slug="a")
-    Segment.objects.create(name="B", slug="b", rules={"type": "segment", "segment": "a"})
+    Segment.objects.create(
+        name="B", slug="b", rules={"type": "segment", "segment": "a"}
+    )
     response = admin_client.patch(
         url("detail", "a"),
         {"rules": {"type": "segment", "segment": "b"}},
@@ -61,13 +63,20 @@ def test_api_members_and_explain(admin_client):
     assert explained["member"] is False
     assert explained["conditions"][0]["reason"] == "Country is FR"
 
-    assert admin_client.get(url("explain", "germans"), {"profile": "x"}).status_code == 400
-    assert admin_client.get(url("explain", "germans"), {"profile": 999999}).status_code == 404
+    assert (
+        admin_client.get(url("explain", "germans"), {"profile": "x"}).status_code == 400
+    )
+    assert (
+        admin_client.get(url("explain", "germans"), {"profile": 999999}).status_code
+        == 404
+    )
 
 
 def test_api_preview(admin_client):
     anna = ProfileFactory(country="DE")
-    response = admin_client.post(url("preview"), {"rules": GERMANS}, content_type="application/json")
+    response = admin_client.post(
+        url("preview"), {"rules": GERMANS}, content_type="application/json"
+    )
     assert response.json() == {"count": 1, "timed_out": False, "sample": [anna.pk]}
 
     bad = admin_client.post(
@@ -88,7 +97,9 @@ def test_api_history_and_schema(admin_client):
 
 def test_api_delete_in_use_conflicts(admin_client):
     Segment.objects.create(name="A", slug="a")
-    Segment.objects.create(name="B", slug="b", rules={"type": "segment", "segment": "a"})
+    Segment.objects.create(
+        name="B", slug="b", rules={"type": "segment", "segment": "a"}
+    )
     response = admin_client.delete(url("detail", "a"))
     assert response.status_code == 409
     assert response.json()["used_by"] == ["b"]

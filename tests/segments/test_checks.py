@@ -38,7 +38,12 @@ def test_check_inactive_reference_and_missing_schedule():
         rules={
             "all": [
                 {"type": "segment", "segment": "old"},
-                {"type": "aggregate", "measure": "days_since_last_order", "op": "gt", "value": 30},
+                {
+                    "type": "aggregate",
+                    "measure": "days_since_last_order",
+                    "op": "gt",
+                    "value": 30,
+                },
             ]
         },
     )

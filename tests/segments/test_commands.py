@@ -35,13 +35,21 @@ def test_install_segments_creates_defaults_and_members():
         order_count=4, total_spent=Decimal("900"), last_order_at=now - timedelta(days=5)
     )
     lapsed = ProfileFactory(
-        order_count=2, total_spent=Decimal("700"), last_order_at=now - timedelta(days=200)
+        order_count=2,
+        total_spent=Decimal("700"),
+        last_order_at=now - timedelta(days=200),
     )
     shopper = ProfileFactory()
-    Event.objects.create(profile=shopper, name="cart_updated", occurred_at=now - timedelta(hours=3))
+    Event.objects.create(
+        profile=shopper, name="cart_updated", occurred_at=now - timedelta(hours=3)
+    )
     buyer = ProfileFactory()
-    Event.objects.create(profile=buyer, name="cart_updated", occurred_at=now - timedelta(hours=3))
-    Event.objects.create(profile=buyer, name="order_placed", occurred_at=now - timedelta(hours=2))
+    Event.objects.create(
+        profile=buyer, name="cart_updated", occurred_at=now - timedelta(hours=3)
+    )
+    Event.objects.create(
+        profile=buyer, name="order_placed", occurred_at=now - timedelta(hours=2)
+    )
     score_all(now)
 
     output = run()

@@ -86,7 +86,12 @@ INVALID_RULES = [
         "must be a string",
     ),
     (
-        {"type": "profile", "field": "created_at", "op": "before", "value": "2026-13-01"},
+        {
+            "type": "profile",
+            "field": "created_at",
+            "op": "before",
+            "value": "2026-13-01",
+        },
         "value",
         "is not a date",
     ),
@@ -116,7 +121,12 @@ INVALID_RULES = [
         "must be a number",
     ),
     (
-        {"type": "aggregate", "measure": "total_spent", "op": "between", "value": [5, 1]},
+        {
+            "type": "aggregate",
+            "measure": "total_spent",
+            "op": "between",
+            "value": [5, 1],
+        },
         "value",
         "above the high end",
     ),
@@ -137,12 +147,20 @@ INVALID_RULES = [
     ),
     ({"type": "event", "event": "viewed_thing"}, "event", "is not one of"),
     (
-        {"type": "event", "event": "page_viewed", "within": {"value": 0, "unit": "days"}},
+        {
+            "type": "event",
+            "event": "page_viewed",
+            "within": {"value": 0, "unit": "days"},
+        },
         "within.value",
         "must be at least 1",
     ),
     (
-        {"type": "event", "event": "page_viewed", "within": {"value": 1, "unit": "years"}},
+        {
+            "type": "event",
+            "event": "page_viewed",
+            "within": {"value": 1, "unit": "years"},
+        },
         "within.unit",
         "is not one of",
     ),
@@ -170,7 +188,11 @@ INVALID_RULES = [
         "where[0].value",
         "is required",
     ),
-    ({"type": "event", "event": "page_viewed", "where": "x"}, "where", "must be a list"),
+    (
+        {"type": "event", "event": "page_viewed", "where": "x"},
+        "where",
+        "must be a list",
+    ),
     (
         {"type": "rfm", "field": "group", "op": "eq", "value": "heroes"},
         "value",
@@ -181,8 +203,16 @@ INVALID_RULES = [
         "value",
         "at most 5",
     ),
-    ({"type": "consent", "channel": "pigeon", "state": "granted"}, "channel", "is not one of"),
-    ({"type": "consent", "channel": "email", "state": "maybe"}, "state", "is not one of"),
+    (
+        {"type": "consent", "channel": "pigeon", "state": "granted"},
+        "channel",
+        "is not one of",
+    ),
+    (
+        {"type": "consent", "channel": "email", "state": "maybe"},
+        "state",
+        "is not one of",
+    ),
     ({"type": "segment", "segment": "gone"}, "segment", "no segment has the slug"),
 ]
 
@@ -266,7 +296,9 @@ def test_segment_rename_updates_references():
 
 def test_segment_delete_blocked_while_referenced():
     a = Segment.objects.create(name="A", slug="a")
-    Segment.objects.create(name="B", slug="b", rules={"type": "segment", "segment": "a"})
+    Segment.objects.create(
+        name="B", slug="b", rules={"type": "segment", "segment": "a"}
+    )
     with pytest.raises(SegmentInUse, match="used by the rules of b"):
         a.delete()
     assert Segment.objects.filter(slug="a").exists()
@@ -291,32 +323,53 @@ def test_profile_text_comparisons_are_exact():
 
 def test_missing_dates_fail_comparisons_and_pass_negations():
     anna = ProfileFactory(last_order_at=None)
-    lapsed = {"type": "aggregate", "measure": "days_since_last_order", "op": "gt", "value": 30}
+    lapsed = {
+        "type": "aggregate",
+        "measure": "days_since_last_order",
+        "op": "gt",
+        "value": 30,
+    }
     assert matches(lapsed, anna) == (False, False)
     assert matches({"not": lapsed}, anna) == (True, True)
-    ne = {"type": "aggregate", "measure": "days_since_last_order", "op": "ne", "value": 3}
+    ne = {
+        "type": "aggregate",
+        "measure": "days_since_last_order",
+        "op": "ne",
+        "value": 3,
+    }
     assert matches(ne, anna) == (True, True)
 
 
 def test_days_since_boundaries():
     anna = ProfileFactory(last_order_at=NOW - timedelta(days=30))
-    rule = {"type": "aggregate", "measure": "days_since_last_order", "op": "gte", "value": 30}
+    rule = {
+        "type": "aggregate",
+        "measure": "days_since_last_order",
+        "op": "gte",
+        "value": 30,
+    }
     assert matches(rule, anna) == (True, True)
     rule["op"] = "gt"
     assert matches(rule, anna) == (False, False)
     rule["op"] = "eq"
     assert matches(rule, anna) == (True, True)
-    just_short = ProfileFactory(last_order_at=NOW - timedelta(days=30) + timedelta(seconds=1))
+    just_short = ProfileFactory(
+        last_order_at=NOW - timedelta(days=30) + timedelta(seconds=1)
+    )
     assert matches(rule, just_short) == (False, False)
 
 
 def test_event_window_includes_its_start():
     anna = ProfileFactory()
-    Event.objects.create(profile=anna, name="page_viewed", occurred_at=NOW - timedelta(days=7))
+    Event.objects.create(
+        profile=anna, name="page_viewed", occurred_at=NOW - timedelta(days=7)
+    )
     Event.objects.create(
         profile=anna, name="page_viewed", occurred_at=NOW - timedelta(days=7, seconds=1)
     )
-    Event.objects.create(profile=anna, name="page_viewed", occurred_at=NOW + timedelta(hours=1))
+    Event.objects.create(
+        profile=anna, name="page_viewed", occurred_at=NOW + timedelta(hours=1)
+    )
     rule = {
         "type": "event",
         "event": "page_viewed",
@@ -328,7 +381,9 @@ def test_event_window_includes_its_start():
 
 def test_event_excluding_last_leaves_out_recent_events():
     anna = ProfileFactory()
-    Event.objects.create(profile=anna, name="cart_updated", occurred_at=NOW - timedelta(minutes=10))
+    Event.objects.create(
+        profile=anna, name="cart_updated", occurred_at=NOW - timedelta(minutes=10)
+    )
     rule = {
         "type": "event",
         "event": "cart_updated",
@@ -371,15 +426,24 @@ def test_decimal_computed_on_sqlite_compares_as_stored():
     Profile.objects.filter(pk=anna.pk).update(
         average_order_value=F("total_spent") / F("order_count")
     )
-    rule = {"type": "aggregate", "measure": "average_order_value", "op": "eq", "value": 33.37}
+    rule = {
+        "type": "aggregate",
+        "measure": "average_order_value",
+        "op": "eq",
+        "value": 33.37,
+    }
     assert matches(rule, anna) == (True, True)
 
 
 def test_consent_latest_row_wins_ties_by_id():
     anna = ProfileFactory()
     at = NOW - timedelta(days=1)
-    ConsentRecord.objects.create(profile=anna, channel="email", granted=True, recorded_at=at)
-    ConsentRecord.objects.create(profile=anna, channel="email", granted=False, recorded_at=at)
+    ConsentRecord.objects.create(
+        profile=anna, channel="email", granted=True, recorded_at=at
+    )
+    ConsentRecord.objects.create(
+        profile=anna, channel="email", granted=False, recorded_at=at
+    )
     ConsentRecord.objects.create(
         profile=anna, channel="email", granted=True, recorded_at=NOW + timedelta(days=1)
     )
@@ -417,13 +481,19 @@ def test_describe_reads_as_text():
             {"not": {"type": "segment", "segment": "vip"}},
         ]
     }
-    assert describe(rule) == "(Country is one of “DE”, “AT” and not member of segment vip)"
+    assert (
+        describe(rule) == "(Country is one of “DE”, “AT” and not member of segment vip)"
+    )
 
 
 def test_dependencies_of_rule():
     rule = {
         "any": [
-            {"type": "event", "event": "page_viewed", "within": {"value": 1, "unit": "days"}},
+            {
+                "type": "event",
+                "event": "page_viewed",
+                "within": {"value": 1, "unit": "days"},
+            },
             {"type": "profile", "field": "country", "op": "eq", "value": "DE"},
             {"type": "rfm", "field": "group", "op": "eq", "value": "loyal"},
         ]
@@ -448,7 +518,9 @@ class OpenedCondition(ConditionType):
         return Q(email__endswith="@opened.example")
 
     def explain(self, node, evaluation):
-        opened = evaluation.context.get("opened", evaluation.profile.email.endswith("@opened.example"))
+        opened = evaluation.context.get(
+            "opened", evaluation.profile.email.endswith("@opened.example")
+        )
         return Outcome(opened, "opened" if opened else "not opened")
 
     def dependencies(self, node):

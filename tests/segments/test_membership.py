@@ -25,7 +25,12 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 GERMANS = {"type": "profile", "field": "country", "op": "eq", "value": "DE"}
-BIG_SPENDERS = {"type": "aggregate", "measure": "total_spent", "op": "gte", "value": 100}
+BIG_SPENDERS = {
+    "type": "aggregate",
+    "measure": "total_spent",
+    "op": "gte",
+    "value": 100,
+}
 VIEWED_JACKETS = {
     "type": "event",
     "event": "category_viewed",
@@ -90,7 +95,9 @@ def test_rebuild_without_changes_keeps_memberships():
     ProfileFactory(country="DE")
     segment = make_segment("germans", GERMANS)
     rebuild_segment(segment, NOW)
-    before = list(SegmentMembership.objects.values_list("pk", "entered_at", "exited_at"))
+    before = list(
+        SegmentMembership.objects.values_list("pk", "entered_at", "exited_at")
+    )
 
     change = rebuild_segment(segment, NOW + timedelta(days=1))
 
@@ -147,7 +154,8 @@ def test_rebuild_segments_orders_dependencies():
     ProfileFactory(country="DE")
     germans = make_segment("germans", GERMANS)
     rich_germans = make_segment(
-        "rich-germans", {"all": [{"type": "segment", "segment": "germans"}, BIG_SPENDERS]}
+        "rich-germans",
+        {"all": [{"type": "segment", "segment": "germans"}, BIG_SPENDERS]},
     )
 
     changes = rebuild_segments(["germans"], NOW)
@@ -157,16 +165,22 @@ def test_rebuild_segments_orders_dependencies():
     assert len(open_members(rich_germans)) == 1
 
 
-def test_event_refreshes_profile_after_commit(django_capture_on_commit_callbacks, received):
+def test_event_refreshes_profile_after_commit(
+    django_capture_on_commit_callbacks, received
+):
     anna = ProfileFactory()
     segment = make_segment("jacket-fans", VIEWED_JACKETS)
 
     with django_capture_on_commit_callbacks(execute=True):
-        track("category_viewed", profile=anna, properties={"category": "Winter Jackets"})
+        track(
+            "category_viewed", profile=anna, properties={"category": "Winter Jackets"}
+        )
     assert open_members(segment) == set()
 
     with django_capture_on_commit_callbacks(execute=True):
-        track("category_viewed", profile=anna, properties={"category": "Winter Jackets"})
+        track(
+            "category_viewed", profile=anna, properties={"category": "Winter Jackets"}
+        )
     assert open_members(segment) == {anna.pk}
     assert received == [("entered", "jacket-fans", anna.pk)]
 
@@ -232,7 +246,8 @@ def test_refresh_evaluates_dependent_segment_in_same_pass():
     anna = ProfileFactory(country="DE", total_spent=Decimal("150"))
     make_segment("germans", GERMANS)
     rich_germans = make_segment(
-        "rich-germans", {"all": [{"type": "segment", "segment": "germans"}, BIG_SPENDERS]}
+        "rich-germans",
+        {"all": [{"type": "segment", "segment": "germans"}, BIG_SPENDERS]},
     )
 
     refresh_profile(anna, fields=["country"], now=NOW)
@@ -295,7 +310,12 @@ def test_periodic_task_rebuilds_time_dependent_segments():
     anna = ProfileFactory(last_order_at=NOW - timedelta(days=20))
     lapsed = make_segment(
         "lapsed",
-        {"type": "aggregate", "measure": "days_since_last_order", "op": "gt", "value": 30},
+        {
+            "type": "aggregate",
+            "measure": "days_since_last_order",
+            "op": "gt",
+            "value": 30,
+        },
     )
     germans = make_segment("germans", GERMANS)
     assert lapsed.rebuild_periodically
@@ -324,7 +344,8 @@ def test_nightly_rfm_rescoring_keeps_champions_membership():
     ]
     champion = customers[-1]
     segment = make_segment(
-        "rfm-champions", {"type": "rfm", "field": "group", "op": "eq", "value": "champions"}
+        "rfm-champions",
+        {"type": "rfm", "field": "group", "op": "eq", "value": "champions"},
     )
     score_all(NOW)
     rebuild_segment(segment, NOW)
@@ -336,7 +357,9 @@ def test_nightly_rfm_rescoring_keeps_champions_membership():
         assert champion.pk not in change.entered
         assert champion.pk not in change.exited
 
-    assert SegmentMembership.objects.filter(segment=segment, profile=champion).count() == 1
+    assert (
+        SegmentMembership.objects.filter(segment=segment, profile=champion).count() == 1
+    )
     assert SegmentMembership.objects.get(pk=first.pk).exited_at is None
 
 

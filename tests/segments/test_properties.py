@@ -29,7 +29,9 @@ def build_world(world):
     for entry in world:
         data = dict(entry["profile"])
         if data["email"]:
-            data["email"] = f"{len(data['email'])}-{Profile.objects.count()}-{data['email']}"
+            data["email"] = (
+                f"{len(data['email'])}-{Profile.objects.count()}-{data['email']}"
+            )
         profile = Profile.objects.create(**data)
         Event.objects.bulk_create(
             Event(profile=profile, **event) for event in entry["events"]
@@ -68,13 +70,17 @@ class RuleAgreementTests(TestCase):
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(world=strategies.world, rules=st.lists(strategies.rules, min_size=1, max_size=4))
+    @given(
+        world=strategies.world, rules=st.lists(strategies.rules, min_size=1, max_size=4)
+    )
     def test_compile_matches_evaluate(self, world, rules):
         profiles = build_world(world)
         for rule in rules:
             validate(rule)
             compiled = set(
-                Profile.objects.filter(compile_rule(rule, NOW)).values_list("pk", flat=True)
+                Profile.objects.filter(compile_rule(rule, NOW)).values_list(
+                    "pk", flat=True
+                )
             )
             evaluated = {p.pk for p in profiles if evaluate(rule, p, NOW)}
             assert compiled == evaluated, rule
@@ -92,9 +98,9 @@ class RuleAgreementTests(TestCase):
                 )
             )
             negated = set(
-                Profile.objects.filter(compile_rule({"not": condition}, NOW)).values_list(
-                    "pk", flat=True
-                )
+                Profile.objects.filter(
+                    compile_rule({"not": condition}, NOW)
+                ).values_list("pk", flat=True)
             )
             evaluated = {p.pk for p in profiles if evaluate(condition, p, NOW)}
             assert compiled == evaluated, condition
@@ -103,17 +109,23 @@ class RuleAgreementTests(TestCase):
                 event("a condition splits the profiles")
 
     @condition_settings
-    @given(world=strategies.world, conditions=conditions_of(strategies.profile_leaves()))
+    @given(
+        world=strategies.world, conditions=conditions_of(strategies.profile_leaves())
+    )
     def test_profile_conditions_agree(self, world, conditions):
         self.check_conditions(world, conditions)
 
     @condition_settings
-    @given(world=strategies.world, conditions=conditions_of(strategies.aggregate_leaves()))
+    @given(
+        world=strategies.world, conditions=conditions_of(strategies.aggregate_leaves())
+    )
     def test_aggregate_conditions_agree(self, world, conditions):
         self.check_conditions(world, conditions)
 
     @condition_settings
-    @given(world=strategies.world, conditions=conditions_of(strategies.attribute_leaves()))
+    @given(
+        world=strategies.world, conditions=conditions_of(strategies.attribute_leaves())
+    )
     def test_attribute_conditions_agree(self, world, conditions):
         self.check_conditions(world, conditions)
 
@@ -136,7 +148,9 @@ class RuleAgreementTests(TestCase):
     def test_score_consent_segment_conditions_agree(self, world, conditions):
         self.check_conditions(world, conditions)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     @given(world=strategies.world, rule=strategies.rules)
     def test_explain_matches_evaluate(self, world, rule):
         profiles = build_world(world)

@@ -90,7 +90,9 @@ class Command(BaseCommand):
                 for definition in definitions:
                     installed.append(self._install(definition, options["update"]))
         except InvalidRule as error:
-            raise CommandError(f"A default segment has an invalid rule: {error}") from None
+            raise CommandError(
+                f"A default segment has an invalid rule: {error}"
+            ) from None
 
         if options["rebuild_every"]:
             self._schedule(options["rebuild_every"])
@@ -106,7 +108,9 @@ class Command(BaseCommand):
     def _install(self, definition: Any, update: bool) -> Segment:
         segment = Segment.objects.filter(slug=definition.slug).first()
         if segment is not None and not update:
-            self.stdout.write(f"kept {definition.slug} (exists; --update overwrites it)")
+            self.stdout.write(
+                f"kept {definition.slug} (exists; --update overwrites it)"
+            )
             return segment
         verb = "created" if segment is None else "updated"
         segment = segment or Segment(slug=definition.slug)
@@ -139,6 +143,5 @@ class Command(BaseCommand):
                 "enabled": True,
             },
         )
-        self.stdout.write(
-            f"scheduled omnichannel.segments.rebuild_periodic every {timedelta(minutes=minutes)}"
-        )
+        every = timedelta(minutes=minutes)
+        self.stdout.write(f"scheduled the periodic segment rebuild every {every}")

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("slugs", nargs="*", help="Slugs of the segments to rebuild.")
+        parser.add_argument(
+            "slugs", nargs="*", help="Slugs of the segments to rebuild."
+        )
         parser.add_argument(
             "--periodic",
             action="store_true",
@@ -26,7 +28,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         slugs = options["slugs"] or None
         if slugs:
-            known = set(Segment.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+            known = set(
+                Segment.objects.filter(slug__in=slugs).values_list("slug", flat=True)
+            )
             missing = sorted(set(slugs) - known)
             if missing:
                 raise CommandError(f"No segment has the slug {', '.join(missing)}.")

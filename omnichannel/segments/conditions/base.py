@@ -111,9 +111,13 @@ class Evaluation:
 
         query = Q()
         for name, since in windows.items():
-            query |= Q(name=name) if since is None else Q(name=name, occurred_at__gte=since)
+            query |= (
+                Q(name=name) if since is None else Q(name=name, occurred_at__gte=since)
+            )
         rows = (
-            Event.objects.filter(query, profile_id=self.profile.pk, occurred_at__lte=self.now)
+            Event.objects.filter(
+                query, profile_id=self.profile.pk, occurred_at__lte=self.now
+            )
             .only("name", "occurred_at", "properties")
             .order_by()
         )

@@ -61,7 +61,9 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def describe_comparison(label: Any, node: Mapping[str, Any], field: Field | None = None) -> str:
+def describe_comparison(
+    label: Any, node: Mapping[str, Any], field: Field | None = None
+) -> str:
     op = node["op"]
     words = f"{label} {LABELS[op]}"
     if op in NO_VALUE:
@@ -69,8 +71,10 @@ def describe_comparison(label: Any, node: Mapping[str, Any], field: Field | None
     value = node.get("value")
     if field is not None and field.kind == "choice":
         names = dict(field.choices)
-        value = [str(names.get(v, v)) for v in value] if isinstance(value, list) else str(
-            names.get(value, value)
+        value = (
+            [str(names.get(v, v)) for v in value]
+            if isinstance(value, list)
+            else str(names.get(value, value))
         )
     if positive(op)[0] == "between" and isinstance(value, list):
         return f"{words} {format_value(value[0])} {_('and')} {format_value(value[1])}"
@@ -78,7 +82,7 @@ def describe_comparison(label: Any, node: Mapping[str, Any], field: Field | None
 
 
 class FieldCondition(ConditionType):
-    """A condition on one of several named fields: ``{"field": NAME, "op", "value"}``."""
+    """A condition on one of several named fields: ``field``, ``op``, ``value``."""
 
     field_key = "field"
 
@@ -155,7 +159,9 @@ class ProfileCondition(FieldCondition):
         actual = getattr(evaluation.profile, field.column)
         result = field.matches(node, actual, evaluation.now)
         shown = "-" if actual in (None, "", []) else actual
-        return Outcome(result, _("%(field)s is %(value)s") % {"field": field.label, "value": shown})
+        return Outcome(
+            result, _("%(field)s is %(value)s") % {"field": field.label, "value": shown}
+        )
 
     def dependencies(self, node: Mapping[str, Any]) -> Dependencies:
         return Dependencies(
@@ -166,7 +172,10 @@ class ProfileCondition(FieldCondition):
 #: Measure -> the Profile column whose age, in whole days, the measure is.
 DAYS_SINCE = {
     "days_since_last_order": ("last_order_at", gettext_lazy("Days since last order")),
-    "days_since_first_order": ("first_order_at", gettext_lazy("Days since first order")),
+    "days_since_first_order": (
+        "first_order_at",
+        gettext_lazy("Days since first order"),
+    ),
     "days_since_last_visit": ("last_seen_at", gettext_lazy("Days since last visit")),
     "days_since_signup": ("created_at", gettext_lazy("Days since sign-up")),
 }
@@ -194,7 +203,9 @@ class AggregateCondition(FieldCondition):
                 integer=True,
                 minimum=0,
             ),
-            Field("total_spent", gettext_lazy("Total spent"), "number", decimal_places=2),
+            Field(
+                "total_spent", gettext_lazy("Total spent"), "number", decimal_places=2
+            ),
             Field(
                 "average_order_value",
                 gettext_lazy("Average order value"),
@@ -204,7 +215,15 @@ class AggregateCondition(FieldCondition):
         ]
         for measure, (column, label) in DAYS_SINCE.items():
             fields.append(
-                Field(measure, label, "number", column=column, integer=True, minimum=0, maximum=36600)
+                Field(
+                    measure,
+                    label,
+                    "number",
+                    column=column,
+                    integer=True,
+                    minimum=0,
+                    maximum=36600,
+                )
             )
         return {field.name: field for field in fields}
 
@@ -243,7 +262,10 @@ class AggregateCondition(FieldCondition):
         if node["measure"] not in DAYS_SINCE:
             actual = getattr(profile, field.column)
             result = field.matches(node, actual, evaluation.now)
-            return Outcome(result, _("%(field)s is %(value)s") % {"field": field.label, "value": actual})
+            return Outcome(
+                result,
+                _("%(field)s is %(value)s") % {"field": field.label, "value": actual},
+            )
         moment = getattr(profile, field.column)
         op, negated = positive(node["op"])
         if moment is None:
@@ -300,7 +322,9 @@ class AttributeCondition(ConditionType):
         actual = lookup_key(evaluation.profile.attributes, node["key"])
         result = self._field(node["key"]).matches(node, actual, evaluation.now)
         shown = _("not set") if actual is MISSING else format_value(actual)
-        return Outcome(result, _("%(key)s is %(value)s") % {"key": node["key"], "value": shown})
+        return Outcome(
+            result, _("%(key)s is %(value)s") % {"key": node["key"], "value": shown}
+        )
 
     def describe(self, node: Mapping[str, Any]) -> str:
         return describe_comparison(_("attribute %(key)s") % {"key": node["key"]}, node)
@@ -324,10 +348,14 @@ class AttributeCondition(ConditionType):
 
 def check_window(value: Any, path: str) -> timedelta:
     if not isinstance(value, Mapping):
-        raise InvalidRule(path, 'must be an object such as {"value": 7, "unit": "days"}.')
+        raise InvalidRule(
+            path, 'must be an object such as {"value": 7, "unit": "days"}.'
+        )
     checks.check_keys(value, path, ["value", "unit"])
     unit = checks.check_choice(value["unit"], checks.child(path, "unit"), UNITS)
-    amount = checks.check_number(value["value"], checks.child(path, "value"), integer=True, minimum=1)
+    amount = checks.check_number(
+        value["value"], checks.child(path, "value"), integer=True, minimum=1
+    )
     span = UNITS[unit] * amount
     if span > MAX_WINDOW:
         raise InvalidRule(path, "must be at most 3660 days.")
@@ -360,14 +388,20 @@ class EventCondition(ConditionType):
     def validate(self, node: Mapping[str, Any], path: str, context: Any) -> None:
         from omnichannel.profiles.events import known_event_types
 
-        checks.check_keys(node, path, ["event"], ["where", "count", "within", "excluding_last"])
-        checks.check_choice(node["event"], checks.child(path, "event"), sorted(known_event_types()))
+        checks.check_keys(
+            node, path, ["event"], ["where", "count", "within", "excluding_last"]
+        )
+        checks.check_choice(
+            node["event"], checks.child(path, "event"), sorted(known_event_types())
+        )
         where_path = checks.child(path, "where")
         where = node.get("where", [])
         if not isinstance(where, list):
             raise InvalidRule(where_path, "must be a list of property filters.")
         if len(where) > self.MAX_FILTERS:
-            raise InvalidRule(where_path, f"must have at most {self.MAX_FILTERS} filters.")
+            raise InvalidRule(
+                where_path, f"must have at most {self.MAX_FILTERS} filters."
+            )
         for index, entry in enumerate(where):
             self._check_filter(entry, checks.item(where_path, index))
         if "count" in node:
@@ -376,7 +410,9 @@ class EventCondition(ConditionType):
         if "within" in node:
             within = check_window(node["within"], checks.child(path, "within"))
         if "excluding_last" in node:
-            excluding = check_window(node["excluding_last"], checks.child(path, "excluding_last"))
+            excluding = check_window(
+                node["excluding_last"], checks.child(path, "excluding_last")
+            )
             if within is not None and excluding >= within:
                 raise InvalidRule(
                     checks.child(path, "excluding_last"),
@@ -386,7 +422,11 @@ class EventCondition(ConditionType):
     @staticmethod
     def _check_filter(entry: Any, path: str) -> None:
         if not isinstance(entry, Mapping):
-            raise InvalidRule(path, 'must be an object such as {"property": "category", "op": "eq", "value": "Shoes"}.')
+            raise InvalidRule(
+                path,
+                'must be an object such as {"property": "category", "op": "eq", '
+                '"value": "Shoes"}.',
+            )
         checks.check_keys(entry, path, ["property", "op"], ["value"])
         key = checks.check_key(entry["property"], checks.child(path, "property"))
         _property_field(key).check(entry, path)
@@ -394,10 +434,18 @@ class EventCondition(ConditionType):
     @staticmethod
     def _check_count(value: Any, path: str) -> None:
         if not isinstance(value, Mapping):
-            raise InvalidRule(path, 'must be an object such as {"op": "gte", "value": 2}.')
+            raise InvalidRule(
+                path, 'must be an object such as {"op": "gte", "value": 2}.'
+            )
         checks.check_keys(value, path, ["op", "value"])
         checks.check_choice(value["op"], checks.child(path, "op"), COUNT_OPERATORS)
-        checks.check_number(value["value"], checks.child(path, "value"), integer=True, minimum=0, maximum=MAX_COUNT)
+        checks.check_number(
+            value["value"],
+            checks.child(path, "value"),
+            integer=True,
+            minimum=0,
+            maximum=MAX_COUNT,
+        )
 
     @staticmethod
     def _count(node: Mapping[str, Any]) -> tuple[str, int]:
@@ -405,7 +453,9 @@ class EventCondition(ConditionType):
         return count["op"], int(count["value"])
 
     @staticmethod
-    def _bounds(node: Mapping[str, Any], now: datetime) -> tuple[datetime | None, datetime]:
+    def _bounds(
+        node: Mapping[str, Any], now: datetime
+    ) -> tuple[datetime | None, datetime]:
         within = window_span(node.get("within"))
         excluding = window_span(node.get("excluding_last"))
         since = now - within if within is not None else None
@@ -453,13 +503,20 @@ class EventCondition(ConditionType):
     def count_for(self, node: Mapping[str, Any], evaluation: Evaluation) -> int:
         """Count the profile's events that meet ``node``, filtering in Python."""
         since, until = self._bounds(node, evaluation.now)
-        filters = [(entry, _property_field(entry["property"])) for entry in node.get("where") or []]
+        filters = [
+            (entry, _property_field(entry["property"]))
+            for entry in node.get("where") or []
+        ]
         matched = 0
         for event in evaluation.events(node["event"], since):
             if event.occurred_at > until:
                 continue
             if all(
-                field.matches(entry, lookup_key(event.properties, entry["property"]), evaluation.now)
+                field.matches(
+                    entry,
+                    lookup_key(event.properties, entry["property"]),
+                    evaluation.now,
+                )
                 for entry, field in filters
             ):
                 matched += 1
@@ -482,7 +539,8 @@ class EventCondition(ConditionType):
         op, value = self._count(node)
         text = node["event"]
         filters = [
-            describe_comparison(entry["property"], entry) for entry in node.get("where") or []
+            describe_comparison(entry["property"], entry)
+            for entry in node.get("where") or []
         ]
         if filters:
             text += " " + _("where") + " " + _(" and ").join(filters)
@@ -505,7 +563,9 @@ class EventCondition(ConditionType):
             time="within" in node or "excluding_last" in node,
         )
 
-    def windows(self, node: Mapping[str, Any], now: datetime) -> tuple[str, datetime | None]:
+    def windows(
+        self, node: Mapping[str, Any], now: datetime
+    ) -> tuple[str, datetime | None]:
         """Return the event name and the earliest time ``node`` reads."""
         return node["event"], self._bounds(node, now)[0]
 
@@ -530,7 +590,10 @@ class EventCondition(ConditionType):
                     "items": {
                         "type": "object",
                         "properties": {
-                            "property": {"type": "string", "pattern": checks.KEY_PATTERN.pattern},
+                            "property": {
+                                "type": "string",
+                                "pattern": checks.KEY_PATTERN.pattern,
+                            },
                             "op": {"type": "string"},
                             "value": {},
                         },
@@ -592,7 +655,9 @@ class RelatedRecordCondition(FieldCondition):
         row = evaluation.related(self.related_name)
         op, negated = positive(node["op"])
         if row is None:
-            return Outcome(negated, _("no %(what)s for this profile") % {"what": self.label})
+            return Outcome(
+                negated, _("no %(what)s for this profile") % {"what": self.label}
+            )
         actual = getattr(row, field.column)
         result = field.positive_match(op, node.get("value"), actual, evaluation.now)
         if field.kind == "choice":
@@ -622,9 +687,13 @@ class RFMCondition(RelatedRecordCondition):
 
         score = {"integer": True, "minimum": 1, "maximum": 5}
         fields = [
-            Field("group", gettext_lazy("RFM group"), "choice", choices=RFMGroup.choices),
+            Field(
+                "group", gettext_lazy("RFM group"), "choice", choices=RFMGroup.choices
+            ),
             Field("recency_score", gettext_lazy("Recency score"), "number", **score),
-            Field("frequency_score", gettext_lazy("Frequency score"), "number", **score),
+            Field(
+                "frequency_score", gettext_lazy("Frequency score"), "number", **score
+            ),
             Field("monetary_score", gettext_lazy("Monetary score"), "number", **score),
         ]
         return {field.name: field for field in fields}
@@ -658,11 +727,16 @@ class PredictionCondition(RelatedRecordCondition):
             label = str(model_field.verbose_name).capitalize()
             if isinstance(model_field, models.DecimalField):
                 fields[model_field.name] = Field(
-                    model_field.name, label, "number", decimal_places=model_field.decimal_places
+                    model_field.name,
+                    label,
+                    "number",
+                    decimal_places=model_field.decimal_places,
                 )
             elif isinstance(model_field, models.IntegerField | models.FloatField):
                 integer = isinstance(model_field, models.IntegerField)
-                fields[model_field.name] = Field(model_field.name, label, "number", integer=integer)
+                fields[model_field.name] = Field(
+                    model_field.name, label, "number", integer=integer
+                )
             elif isinstance(model_field, models.CharField) and model_field.choices:
                 fields[model_field.name] = Field(
                     model_field.name, label, "choice", choices=model_field.choices
@@ -696,9 +770,17 @@ class ConsentCondition(ConditionType):
 
     def validate(self, node: Mapping[str, Any], path: str, context: Any) -> None:
         checks.check_keys(node, path, ["channel", "state"], ["purpose"])
-        checks.check_choice(node["channel"], checks.child(path, "channel"), dict(self._choices("channel")))
+        checks.check_choice(
+            node["channel"],
+            checks.child(path, "channel"),
+            dict(self._choices("channel")),
+        )
         if "purpose" in node:
-            checks.check_choice(node["purpose"], checks.child(path, "purpose"), dict(self._choices("purpose")))
+            checks.check_choice(
+                node["purpose"],
+                checks.child(path, "purpose"),
+                dict(self._choices("purpose")),
+            )
         checks.check_choice(node["state"], checks.child(path, "state"), CONSENT_STATES)
 
     @staticmethod
@@ -745,7 +827,9 @@ class ConsentCondition(ConditionType):
 
     def describe(self, node: Mapping[str, Any]) -> str:
         return _("%(channel)s consent for %(purpose)s is %(state)s") % {
-            "channel": dict(self._choices("channel")).get(node["channel"], node["channel"]),
+            "channel": dict(self._choices("channel")).get(
+                node["channel"], node["channel"]
+            ),
             "purpose": dict(self._choices("purpose")).get(
                 self._purpose(node), self._purpose(node)
             ),
@@ -788,14 +872,17 @@ class SegmentCondition(ConditionType):
         if not Segment.objects.filter(slug=slug).exists():
             raise InvalidRule(
                 slug_path,
-                f"no segment has the slug {slug!r}; it may have been deleted or renamed.",
+                f"no segment has the slug {slug!r}; it may have been deleted or "
+                "renamed.",
             )
 
     def to_q(self, node: Mapping[str, Any], now: datetime) -> Q:
         from omnichannel.segments.models import SegmentMembership
 
         members = SegmentMembership.objects.filter(
-            profile=OuterRef("pk"), segment__slug=node["segment"], exited_at__isnull=True
+            profile=OuterRef("pk"),
+            segment__slug=node["segment"],
+            exited_at__isnull=True,
         )
         return Q(Exists(members))
 

@@ -312,4 +312,6 @@ class _Builder:
         if ends:
             inner = template.replace("{ends}", self.dialect.ends_with(text_sql, ends))
             return self._guard("string", inner, [*params, *values])
-        return self._guard("string", template.replace("{x}", text_sql), [*params, *values])
+        return self._guard(
+            "string", template.replace("{x}", text_sql), [*params, *values]
+        )

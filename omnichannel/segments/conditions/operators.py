@@ -168,7 +168,9 @@ class Field:
 
     def check(self, node: Mapping[str, Any], path: str) -> None:
         """Check ``op`` and ``value`` of ``node`` for this field."""
-        op = checks.check_choice(node.get("op"), checks.child(path, "op"), self.operators)
+        op = checks.check_choice(
+            node.get("op"), checks.child(path, "op"), self.operators
+        )
         value_path = checks.child(path, "value")
         if op in NO_VALUE:
             if "value" in node:
@@ -211,7 +213,11 @@ class Field:
             self._check_json_value(op, value, path)
 
     def _number_bounds(self) -> dict[str, Any]:
-        return {"integer": self.integer, "minimum": self.minimum, "maximum": self.maximum}
+        return {
+            "integer": self.integer,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+        }
 
     @staticmethod
     def _pair(value: Any, path: str, check: Any) -> tuple[Any, Any]:
@@ -220,7 +226,9 @@ class Field:
         low = check(value[0], checks.item(path, 0))
         high = check(value[1], checks.item(path, 1))
         if low > high:
-            raise InvalidRule(path, f"the start {value[0]!r} is after the end {value[1]!r}.")
+            raise InvalidRule(
+                path, f"the start {value[0]!r} is after the end {value[1]!r}."
+            )
         return low, high
 
     @staticmethod
@@ -255,7 +263,12 @@ class Field:
             return self.to_q(node, now)
         op, negated = positive(node["op"])
         match = JSONMatch(
-            self.column, self.key, op, node.get("value"), negated=negated, null_as_false=True
+            self.column,
+            self.key,
+            op,
+            node.get("value"),
+            negated=negated,
+            null_as_false=True,
         )
         return Q(match)
 
@@ -306,10 +319,18 @@ class Field:
         if op == "month_is":
             return Q(**{f"{column}__month": value})
         if op == "this_month":
-            return Q(**{f"{column}__month": timezone.localtime(now, checks.shop_zone()).month})
+            return Q(
+                **{
+                    f"{column}__month": timezone.localtime(
+                        now, checks.shop_zone()
+                    ).month
+                }
+            )
         parse = checks.parse_moment if self.kind == "moment" else _parse_day
         if op == "between":
-            return Q(**{f"{column}__gte": parse(value[0]), f"{column}__lte": parse(value[1])})
+            return Q(
+                **{f"{column}__gte": parse(value[0]), f"{column}__lte": parse(value[1])}
+            )
         lookup = "lt" if op == "before" else "gt"
         return Q(**{f"{column}__{lookup}": parse(value)})
 

@@ -53,7 +53,7 @@ def validate(rule: Any, *, segment: Any = None) -> None:
     rejected.
     """
     if not isinstance(rule, Mapping):
-        raise InvalidRule("", "must be an object such as {\"all\": [...]}.")
+        raise InvalidRule("", 'must be an object such as {"all": [...]}.')
     context = Validation(segment)
     _validate_node(rule, "", 0, context)
     if segment is not None:
@@ -92,12 +92,16 @@ def _validate_node(node: Any, path: str, depth: int, context: Validation) -> Non
             path, "must have a 'type' (a condition) or one of 'all', 'any', 'not'."
         )
     type_path = checks.child(path, "type")
-    condition_type = get_condition_type(node["type"]) if isinstance(node["type"], str) else None
+    condition_type = (
+        get_condition_type(node["type"]) if isinstance(node["type"], str) else None
+    )
     if condition_type is None:
         from omnichannel.segments.conditions.base import condition_types
 
         names = ", ".join(sorted(condition_types()))
-        raise InvalidRule(type_path, f"{node['type']!r} is not a condition type; use {names}.")
+        raise InvalidRule(
+            type_path, f"{node['type']!r} is not a condition type; use {names}."
+        )
     if not condition_type.is_available():
         raise InvalidRule(
             type_path,
@@ -197,7 +201,13 @@ def _explain(
     if "all" in node or "any" in node:
         key = "all" if "all" in node else "any"
         results = [
-            _explain(child, checks.item(checks.child(path, key), index), depth + 1, evaluation, lines)
+            _explain(
+                child,
+                checks.item(checks.child(path, key), index),
+                depth + 1,
+                evaluation,
+                lines,
+            )
             for index, child in enumerate(node[key])
         ]
         met = sum(results)
@@ -207,14 +217,21 @@ def _explain(
         else:
             line.description = _("Any of the following")
             line.result = any(results)
-        line.reason = _("%(met)d of %(total)d met") % {"met": met, "total": len(results)}
+        line.reason = _("%(met)d of %(total)d met") % {
+            "met": met,
+            "total": len(results),
+        }
         return line.result
     if "not" in node:
-        inner = _explain(node["not"], checks.child(path, "not"), depth + 1, evaluation, lines)
+        inner = _explain(
+            node["not"], checks.child(path, "not"), depth + 1, evaluation, lines
+        )
         line.description = _("Not the following")
         line.result = not inner
-        line.reason = _("the condition below is false") if not inner else _(
-            "the condition below is true"
+        line.reason = (
+            _("the condition below is false")
+            if not inner
+            else _("the condition below is true")
         )
         return line.result
     condition_type = _leaf_type(node)
@@ -262,5 +279,7 @@ def describe(node: Mapping[str, Any]) -> str:
 def _leaf_type(node: Mapping[str, Any]) -> Any:
     condition_type = get_condition_type(node.get("type", ""))
     if condition_type is None:
-        raise InvalidRule("", f"{node.get('type')!r} is not a registered condition type.")
+        raise InvalidRule(
+            "", f"{node.get('type')!r} is not a registered condition type."
+        )
     return condition_type

@@ -23,7 +23,9 @@ def rule_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "omnichannel rule",
-        "description": f"A segment rule or branch condition, nested at most {MAX_DEPTH} levels.",
+        "description": (
+            f"A segment rule or branch condition, nested at most {MAX_DEPTH} levels."
+        ),
         "$ref": "#/$defs/node",
         "$defs": {
             "node": {
