@@ -1,9 +1,9 @@
 """Segment membership, each figure beside a reference measured in the same run.
 
-* rebuild: ``rebuild_segment`` of a three-condition segment whose members are current
-  (total spent at least 500, no visit in the last 30 days, viewed the category
-  Winter Jackets at least twice in the last 90 days), against one hand-written SQL
-  statement that selects the same profile ids;
+* rebuild: ``rebuild_segment`` of a three-condition segment whose members are
+  current, against one hand-written SQL statement that selects the same profile ids.
+  The conditions are: total spent at least 500, no visit in the last 30 days, and
+  viewed the category Winter Jackets at least twice in the last 90 days;
 * incremental update: ``refresh_profile`` of one profile after one new event, p95
   over ``SAMPLES`` profiles, against the p95 of reading one profile by primary key;
 * queries of an incremental update: the most that any sampled update ran, against the

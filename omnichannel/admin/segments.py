@@ -39,10 +39,10 @@ RECENT_CHANGES = 20
 
 
 class SegmentForm(forms.ModelForm):
-    """Segment fields; the rule comes from the builder's inputs.
+    """Segment fields, with the rule read from the builder's inputs.
 
-    ``rules`` is a hidden field so that a rule error has a field to belong to; the
-    builder shows the error beside the condition it names.
+    ``rules`` is a hidden field, so a rule error has a field to belong to. The builder
+    shows the error beside the condition it names.
     """
 
     class Meta:

@@ -36,6 +36,8 @@ MATCH_CHOICES = [
 MONTHS = [(str(number), str(number)) for number in range(1, 13)]
 KEY_PATTERN = re.compile(r"^b(\d+(?:-\d+)*)-kind$")
 MAX_FILTERS = 10
+#: Operators whose JSON value is always text.
+TEXT_ONLY = ("contains", "starts_with", "ends_with", "includes")
 
 
 @dataclass
@@ -574,109 +576,76 @@ def _controls(
                 [("", "---------"), *segment_choices],
             )
         ], []
-    shown = condition.get("_json") or json.dumps(
-        condition, indent=1, ensure_ascii=False
-    )
-    return [Control("json", _("condition as JSON"), "textarea", shown)], []
+    text = condition.get("_json") or json.dumps(condition, indent=1, ensure_ascii=False)
+    return [Control("json", _("condition as JSON"), "textarea", text)], []
 
 
 def _comparison_controls(
     spec: Field, condition: Mapping[str, Any], name_prefix: str
 ) -> list[Control]:
     op = condition.get("op", "")
-    controls = [
-        Control(
-            name_prefix + "op",
-            _("operator"),
-            "select",
-            op,
-            [(name, LABELS[name]) for name in spec.operators],
-        )
-    ]
+    operator = Control(
+        name_prefix + "op",
+        _("operator"),
+        "select",
+        op,
+        [(name, LABELS[name]) for name in spec.operators],
+    )
     if op in NO_VALUE or op not in spec.operators:
-        return controls
+        return [operator]
+
+    return [
+        operator,
+        *_value_controls(spec, op, condition.get("value", ""), name_prefix),
+    ]
+
+
+def _value_controls(
+    spec: Field, op: str, value: Any, name_prefix: str
+) -> list[Control]:
     base, _negated = positive(op)
-    value = condition.get("value", "")
+    name = name_prefix + "value"
     widget = {"number": "number", "day": "date"}.get(spec.kind, "text")
-    placeholder = ""
-    if spec.kind == "moment":
-        placeholder = _("2026-12-24 or 2026-12-24T18:00:00+01:00")
-    if spec.kind == "json" and base not in (
-        "contains",
-        "starts_with",
-        "ends_with",
-        "includes",
-    ):
-        placeholder = _('text, a number, true or false; "42" for the text 42')
+    placeholder = _placeholder(spec, base)
+
     if base == "between":
         low, high = (value + ["", ""])[:2] if isinstance(value, list) else ("", "")
         return [
-            *controls,
-            Control(
-                name_prefix + "value",
-                _("from"),
-                widget,
-                _shown(low),
-                placeholder=placeholder,
-            ),
+            Control(name, _("from"), widget, _input_text(low), placeholder=placeholder),
             Control(
                 name_prefix + "value2",
                 _("to"),
                 widget,
-                _shown(high),
+                _input_text(high),
                 placeholder=placeholder,
             ),
         ]
     if op == "month_is":
-        return [
-            *controls,
-            Control(name_prefix + "value", _("month"), "select", str(value), MONTHS),
-        ]
+        return [Control(name, _("month"), "select", str(value), MONTHS)]
+    if spec.kind == "choice" and base == "in":
+        selected = value if isinstance(value, list) else []
+        return [Control(name, _("values"), "multiselect", selected, spec.choices)]
     if spec.kind == "choice":
-        if base == "in":
-            return [
-                *controls,
-                Control(
-                    name_prefix + "value",
-                    _("values"),
-                    "multiselect",
-                    value if isinstance(value, list) else [],
-                    spec.choices,
-                ),
-            ]
-        return [
-            *controls,
-            Control(name_prefix + "value", _("value"), "select", value, spec.choices),
-        ]
+        return [Control(name, _("value"), "select", value, spec.choices)]
     if base == "in":
-        shown = (
-            ", ".join(_shown(item) for item in value)
-            if isinstance(value, list)
-            else _shown(value)
-        )
-        return [
-            *controls,
-            Control(
-                name_prefix + "value",
-                _("values, separated by commas"),
-                "text",
-                shown,
-                placeholder=placeholder,
-            ),
-        ]
-    return [
-        *controls,
-        Control(
-            name_prefix + "value",
-            _("value"),
-            widget,
-            _shown(value, spec.kind == "json"),
-            placeholder=placeholder,
-        ),
-    ]
+        items = value if isinstance(value, list) else [value]
+        text = ", ".join(_input_text(item) for item in items)
+        label = _("values, separated by commas")
+        return [Control(name, label, "text", text, placeholder=placeholder)]
+
+    text = _input_text(value, spec.kind == "json")
+    return [Control(name, _("value"), widget, text, placeholder=placeholder)]
 
 
-def _shown(value: Any, literal: bool = False) -> str:
+def _placeholder(spec: Field, base: str) -> Any:
+    if spec.kind == "moment":
+        return _("2026-12-24 or 2026-12-24T18:00:00+01:00")
+    if spec.kind == "json" and base not in TEXT_ONLY:
+        return _('text, a number, true or false; "42" for the text 42')
+    return ""
+
+
+def _input_text(value: Any, literal: bool = False) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if literal and isinstance(value, str) and parse_literal(value) != value:
@@ -706,12 +675,14 @@ def _event_controls(condition: dict[str, Any]) -> tuple[list[Control], list[Filt
             count.get("op", "gte"),
             [(op, LABELS[op]) for op in COUNT_OPERATORS],
         ),
-        Control("count_value", _("times"), "number", _shown(count.get("value", 1))),
+        Control(
+            "count_value", _("times"), "number", _input_text(count.get("value", 1))
+        ),
         Control(
             "within_value",
             _("in the last"),
             "number",
-            _shown(within.get("value", "")),
+            _input_text(within.get("value", "")),
             placeholder=_("ever"),
         ),
         Control("within_unit", _("unit"), "select", within.get("unit", "days"), units),
@@ -719,7 +690,7 @@ def _event_controls(condition: dict[str, Any]) -> tuple[list[Control], list[Filt
             "excluding_last_value",
             _("except the last"),
             "number",
-            _shown(excluding.get("value", "")),
+            _input_text(excluding.get("value", "")),
         ),
         Control(
             "excluding_last_unit",

@@ -104,7 +104,9 @@ def rebuild_order(
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as error:
         raise InvalidRule(
-            "", f"stored segment rules form a cycle: {error.args[1]}"
+            "",
+            f"stored segment rules form a cycle ({error.args[1]}); edit one of them "
+            "in the admin to break it.",
         ) from None
     if wanted is None:
         return order

@@ -1,13 +1,14 @@
 """Which active segments a change can affect, cached per process.
 
-The index is rebuilt when a segment is saved or deleted in this process, when the
-version number in Django's cache changes (a save in another process that shares the
-cache), and at the latest after ``INDEX_MAX_AGE`` seconds, so a process whose cache is
-not shared is stale for at most that long.
+The index is rebuilt when a segment is saved or deleted in this process, and when the
+version number in Django's cache changes because another process that shares the
+cache saved one. It is also rebuilt after ``INDEX_MAX_AGE`` seconds at the latest, so
+a process whose cache is not shared is stale for at most that long.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,10 @@ from typing import Any
 
 from django.core.cache import cache
 
+from omnichannel.exceptions import InvalidRule
 from omnichannel.segments.conditions import Dependencies, dependencies
+
+logger = logging.getLogger(__name__)
 
 VERSION_KEY = "omnichannel:segments:index-version"
 INDEX_MAX_AGE = 60.0
@@ -104,7 +108,14 @@ def _build() -> SegmentIndex:
     rows = [(pk, slug, rule) for pk, slug, rule, active in every if active]
     rules = {slug: rule for _id, slug, rule in rows}
     ids = {slug: pk for pk, slug, _rule in rows}
-    own = {slug: dependencies(rule) for slug, rule in rules.items()}
+    own = {}
+    for slug, rule in list(rules.items()):
+        try:
+            own[slug] = dependencies(rule)
+        except InvalidRule as error:
+            # Left out of incremental refreshes until its rule is fixed (E021).
+            logger.error("segment %s left out of refreshes: %s", slug, error)
+            del rules[slug]
     effective: dict[str, Dependencies] = {}
     segments = []
     for slug in rebuild_order(rules):

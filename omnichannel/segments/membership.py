@@ -23,6 +23,7 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from omnichannel.exceptions import InvalidRule
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.segments import signals
 from omnichannel.segments.conditions import Evaluation, compile_rule, evaluate
@@ -109,9 +110,9 @@ def rebuild_segments(
 ) -> dict[str, MembershipChange]:
     """Rebuild active segments, each after the segments its rule reads.
 
-    ``slugs`` limits the rebuild to those segments and the ones that depend on them;
-    ``periodic_only`` to segments whose rules read the clock or batch scores, and
-    their dependents. Returns the change of each rebuilt segment by slug.
+    ``slugs`` limits the rebuild to those segments and the ones that depend on them.
+    ``periodic_only`` limits it to segments whose rules read the clock or batch
+    scores, and their dependents. Returns the change of each rebuilt segment by slug.
     """
     from omnichannel.segments.graph import rebuild_order
 
@@ -128,7 +129,12 @@ def rebuild_segments(
     changes = {}
     for slug in rebuild_order(active, wanted):
         segment = Segment.objects.get(slug=slug)
-        changes[slug] = rebuild_segment(segment, now)
+        try:
+            changes[slug] = rebuild_segment(segment, now)
+        except InvalidRule as error:
+            # A condition type was unregistered since the rule was saved; the other
+            # segments are still rebuilt (check --database reports it as E021).
+            logger.error("skipped rebuilding segment %s: %s", slug, error)
     return changes
 
 
@@ -140,6 +146,7 @@ def _rebuild_in_one_statement(
     connection = connections[using]
     matched_sql, matched_params = matched.query.get_compiler(using).as_sql()
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
+
     sql = f"""
         WITH matched(id) AS MATERIALIZED ({matched_sql}),
         closed AS (
@@ -166,9 +173,11 @@ def _rebuild_in_one_statement(
         SELECT TRUE, profile_id FROM opened
     """
     params = [*matched_params, now, segment_id, segment_id, now, segment_id]
+
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+
     entered = sorted(profile_id for is_entry, profile_id in rows if is_entry)
     exited = sorted(profile_id for is_entry, profile_id in rows if not is_entry)
     return entered, exited
@@ -283,7 +292,13 @@ def refresh_profile(
     to_close: list[IndexedSegment] = []
     for entry in candidates:
         member = entry.slug in evaluation.memberships
-        meets = eligible and evaluate(entry.rules, loaded, evaluation=evaluation)
+        try:
+            meets = eligible and evaluate(entry.rules, loaded, evaluation=evaluation)
+        except InvalidRule as error:
+            logger.error(
+                "skipped segment %s for profile %s: %s", entry.slug, profile_id, error
+            )
+            continue
         if meets and not member:
             to_open.append(entry)
             evaluation.memberships.add(entry.slug)

@@ -44,6 +44,6 @@ def preview_rule(
             count = profiles.count()
             sample = list(profiles.order_by("-pk")[:sample_size])
     except OperationalError:
-        logger.warning("segment preview stopped after %s", timeout)
+        logger.warning("segment preview timed out after %s", timeout)
         return Preview(timed_out=True)
     return Preview(count=count, sample=sample)

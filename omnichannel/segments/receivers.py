@@ -131,8 +131,8 @@ def rebuild_on_rule_change(
     invalidate_index()
     previous = getattr(instance, "_previous_state", None)
     changed = previous is None or previous[1:] != (instance.rules, instance.is_active)
-    wanted = getattr(instance, "_rebuild_on_save", True)
-    if raw or not changed or not instance.is_active or not wanted:
+    requested = getattr(instance, "_rebuild_on_save", True)
+    if raw or not changed or not instance.is_active or not requested:
         return
     from omnichannel.segments.tasks import rebuild_segment_task
 

@@ -32,7 +32,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 def matches(rule, profile, now=NOW):
-    """Return the compiled and the evaluated answer for one profile."""
+    """Return the compiled and the evaluated result for one profile."""
     compiled = Profile.objects.filter(compile_rule(rule, now), pk=profile.pk).exists()
     fresh = Profile.objects.get(pk=profile.pk)
     return compiled, evaluate(rule, fresh, now)

@@ -367,3 +367,28 @@ def test_matching_profiles_counts_current_set():
     ProfileFactory(country="DE")
     ProfileFactory(country="FR")
     assert matching_profiles(GERMANS, NOW).count() == 1
+
+
+def test_rebuild_segments_skips_broken_rule():
+    ProfileFactory(country="DE")
+    broken = make_segment("broken", GERMANS)
+    germans = make_segment("germans", GERMANS)
+    Segment.objects.filter(pk=broken.pk).update(rules={"type": "unregistered"})
+
+    changes = rebuild_segments(now=NOW)
+
+    assert list(changes) == ["germans"]
+    assert len(open_members(germans)) == 1
+
+
+def test_refresh_skips_broken_rule():
+    anna = ProfileFactory(country="DE")
+    broken = make_segment("broken", GERMANS)
+    germans = make_segment("germans", GERMANS)
+    Segment.objects.filter(pk=broken.pk).update(rules={"type": "unregistered"})
+    from omnichannel.segments.index import invalidate_index
+
+    invalidate_index()
+    refresh_profile(anna, now=NOW)
+
+    assert open_members(germans) == {anna.pk}

@@ -1,5 +1,5 @@
 """Property tests: the compiled query and the Python evaluation give the same
-answer for random rules on random data, on whichever database the tests run."""
+result for random rules on random data, on whichever database the tests run."""
 
 import jsonschema
 from hypothesis import HealthCheck, event, given, settings

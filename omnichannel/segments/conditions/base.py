@@ -28,7 +28,7 @@ ANY = "*"
 
 @dataclass(frozen=True)
 class Dependencies:
-    """What can change the result of a condition for a profile."""
+    """The events, fields, stores and segments that can change a condition's result."""
 
     #: Event names whose tracking can change the result (``ANY`` for every event).
     events: frozenset[str] = frozenset()
@@ -74,8 +74,8 @@ BATCH_SOURCES = frozenset({"rfm", "prediction"})
 class Evaluation:
     """One profile at one moment, with the facts that conditions read loaded once.
 
-    ``context`` holds facts that the caller adds, such as the enrollment a journey
-    branch is evaluated for; condition types that other domains register read it.
+    ``context`` contains facts that the caller adds, such as the enrollment a journey
+    branch is evaluated for. Condition types that other domains register read it.
     """
 
     def __init__(
@@ -206,7 +206,7 @@ class ConditionType:
 
     A subclass sets ``name`` and ``label`` and implements :meth:`validate`,
     :meth:`to_q`, :meth:`evaluate`, :meth:`describe` and :meth:`dependencies`.
-    ``to_q`` and ``evaluate`` must give the same answer for every profile, and the
+    ``to_q`` and ``evaluate`` must give the same result for every profile, and the
     ``Q`` must never be NULL for a row (wrap nullable comparisons), so that ``not``
     inverts it exactly.
     """

@@ -158,9 +158,11 @@ class ProfileCondition(FieldCondition):
         field = self.field_of(node)
         actual = getattr(evaluation.profile, field.column)
         result = field.matches(node, actual, evaluation.now)
-        shown = "-" if actual in (None, "", []) else actual
+        display_value = "-" if actual in (None, "", []) else actual
         return Outcome(
-            result, _("%(field)s is %(value)s") % {"field": field.label, "value": shown}
+            result,
+            _("%(field)s is %(value)s")
+            % {"field": field.label, "value": display_value},
         )
 
     def dependencies(self, node: Mapping[str, Any]) -> Dependencies:
@@ -321,9 +323,10 @@ class AttributeCondition(ConditionType):
     def explain(self, node: Mapping[str, Any], evaluation: Evaluation) -> Outcome:
         actual = lookup_key(evaluation.profile.attributes, node["key"])
         result = self._field(node["key"]).matches(node, actual, evaluation.now)
-        shown = _("not set") if actual is MISSING else format_value(actual)
+        display_value = _("not set") if actual is MISSING else format_value(actual)
         return Outcome(
-            result, _("%(key)s is %(value)s") % {"key": node["key"], "value": shown}
+            result,
+            _("%(key)s is %(value)s") % {"key": node["key"], "value": display_value},
         )
 
     def describe(self, node: Mapping[str, Any]) -> str:
@@ -375,9 +378,9 @@ class EventCondition(ConditionType):
     "where": [{"property": "category", "op": "eq", "value": "Winter Jackets"}],
     "count": {"op": "gte", "value": 2}, "within": {"value": 7, "unit": "days"}}``
     reads "viewed the category Winter Jackets at least twice in the last 7 days".
-    ``count`` defaults to at least once; without ``within`` every event counts;
-    ``excluding_last`` leaves out the most recent span (a cart updated more than an
-    hour ago).
+    ``count`` defaults to at least once. Without ``within`` every event counts.
+    ``excluding_last`` leaves out the most recent span, as in "a cart updated more
+    than an hour ago".
     """
 
     name = "event"

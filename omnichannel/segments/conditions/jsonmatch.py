@@ -6,7 +6,7 @@ orders strings below numbers and never casts. So every comparison first checks t
 stored value's JSON type and only then compares, and yields FALSE (never NULL) when
 the value is missing or of another type. Python follows the same rules in
 :func:`json_matches`: a string never equals a number, ``true`` never equals ``1``, and
-``gt`` only holds between numbers.
+``gt`` is true only between numbers.
 """
 
 from __future__ import annotations

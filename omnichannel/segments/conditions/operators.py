@@ -301,8 +301,8 @@ class Field:
             if op == "between":
                 return Q(**{f"{column}__gte": value[0], f"{column}__lte": value[1]})
             return Q(**{f"{column}__{'exact' if op == 'eq' else op}": value})
-        # Decimal columns: the Python side sees values rounded to the field's places,
-        # and SQLite may store more digits than that (a REAL from a division).
+        # Python reads decimal columns rounded to the field's places, and SQLite may
+        # store more digits than that (a REAL from a division), so SQL rounds too.
         stored = StoredDecimal(F(column), self.decimal_places)
 
         def compare(lookup: str, number: Any) -> Q:

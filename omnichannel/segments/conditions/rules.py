@@ -48,9 +48,9 @@ class Validation:
 def validate(rule: Any, *, segment: Any = None) -> None:
     """Raise InvalidRule, naming the path inside ``rule``, if it is not valid.
 
-    ``segment`` is the Segment the rule belongs to (saved or not); references to
-    segments that do not exist, and references that lead back to ``segment``, are
-    rejected.
+    ``segment`` is the Segment the rule belongs to, saved or not. References to
+    segments that do not exist are rejected, and so are references that lead back to
+    ``segment``.
     """
     if not isinstance(rule, Mapping):
         raise InvalidRule("", 'must be an object such as {"all": [...]}.')
