@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from omnichannel.exceptions import InvalidIdentifier
 
 # Each domain's handlers are connected by importing its receivers module.
+from omnichannel.journeys import receivers as journey_receivers  # noqa: F401
 from omnichannel.segments import receivers as segment_receivers  # noqa: F401
 
 logger = logging.getLogger(__name__)

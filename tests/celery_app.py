@@ -1,8 +1,12 @@
-"""A Celery app configured from the test settings (eager, in-memory broker), so that
-``shared_task`` calls in the app run in the test process."""
+"""The Celery app of the test suite, configured from the test settings.
+
+Tests run tasks eagerly (CELERY_TASK_ALWAYS_EAGER), so ``.delay()`` never reaches a
+broker. Integration tests that start real workers configure their own app.
+"""
 
 from celery import Celery
 
 app = Celery("tests")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
 app.set_default()

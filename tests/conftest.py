@@ -1,6 +1,6 @@
 import pytest
 
-import tests.celery_app  # noqa: F401  (binds shared tasks to the eager test app)
+from tests.celery_app import app as celery_app  # noqa: F401
 
 
 @pytest.fixture

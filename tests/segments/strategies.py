@@ -88,6 +88,18 @@ rfm_data = st.one_of(
     ),
 )
 
+prediction_data = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {
+            "churn_risk": st.sampled_from([None, 0.0, 0.25, 0.5, 0.7, 1.0]),
+            "clv_12m": st.sampled_from([None, *DECIMALS]),
+            "lifecycle_stage": st.sampled_from(["", "active", "at_risk", "churning"]),
+            "best_send_hour_of_day": st.sampled_from([None, 0, 9, 18]),
+        }
+    ),
+)
+
 consent_data = st.fixed_dictionaries(
     {
         "channel": st.sampled_from(["email", "sms"]),
@@ -106,6 +118,7 @@ world = st.lists(
             "profile": profile_data,
             "events": st.lists(event_data, max_size=8),
             "rfm": rfm_data,
+            "prediction": prediction_data,
             "consent": st.lists(consent_data, max_size=3),
             "segments": st.lists(st.sampled_from(SEGMENT_SLUGS), unique=True),
         }
@@ -324,6 +337,43 @@ def rfm_leaves():
     )
 
 
+def prediction_leaves():
+    def compared(field, values, pair):
+        comparison = st.one_of(
+            st.tuples(
+                st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte"]),
+                st.sampled_from(values),
+            ),
+            st.tuples(st.sampled_from(["between", "not_between"]), st.just(pair)),
+        )
+        return comparison.map(
+            lambda item: {
+                "type": "prediction",
+                "field": field,
+                "op": item[0],
+                "value": item[1],
+            }
+        )
+
+    numbers = st.one_of(
+        compared("churn_risk", [0, 0.5, 0.7, 1], [0.25, 0.7]),
+        compared("clv_12m", [0, 9.99, 10, 100.5], [9.99, 100.5]),
+        compared("best_send_hour_of_day", [0, 9, 18], [9, 18]),
+    )
+    stage = st.tuples(
+        st.sampled_from(["eq", "ne", "in", "not_in"]),
+        st.sampled_from(["active", "at_risk"]),
+    ).map(
+        lambda pair: {
+            "type": "prediction",
+            "field": "lifecycle_stage",
+            "op": pair[0],
+            "value": [pair[1]] if pair[0].endswith("in") else pair[1],
+        }
+    )
+    return numbers | stage
+
+
 def consent_leaves():
     return st.fixed_dictionaries(
         {
@@ -347,6 +397,7 @@ leaves = st.one_of(
     attribute_leaves(),
     event_leaves(),
     rfm_leaves(),
+    prediction_leaves(),
     consent_leaves(),
     segment_leaves(),
 )

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -7,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from omnichannel.consent.services import record_consent
+from omnichannel.predictions.models import CustomerPrediction, RFMScore
 from omnichannel.predictions.rfm import score_all
 from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import merge_profiles, track
@@ -392,3 +394,60 @@ def test_refresh_skips_broken_rule():
     refresh_profile(anna, now=NOW)
 
     assert open_members(germans) == {anna.pk}
+
+
+def test_champions_drift_history_and_signals(
+    django_capture_on_commit_callbacks, received
+):
+    # Nightly RFM at 03:00 Europe/Berlin, each followed by a rebuild: Champions from
+    # 1 November, Loyal from 20 November, Champions again from 1 December.
+    berlin = ZoneInfo("Europe/Berlin")
+    drop = datetime(2026, 11, 20, 3, 0, tzinfo=berlin)
+    back = datetime(2026, 12, 1, 3, 0, tzinfo=berlin)
+    segment = make_segment(
+        "rfm-champions",
+        {"type": "rfm", "field": "group", "op": "eq", "value": "champions"},
+    )
+    anna = ProfileFactory()
+    RFMScore.objects.create(
+        profile=anna, recency_score=5, frequency_score=5, monetary_score=5, group="lost"
+    )
+
+    for day in range(31):
+        night = datetime(2026, 11, 1, 3, 0, tzinfo=berlin) + timedelta(days=day)
+        group = "loyal" if drop <= night < back else "champions"
+        RFMScore.objects.filter(profile=anna).update(group=group, scored_at=night)
+        with django_capture_on_commit_callbacks(execute=True):
+            rebuild_segment(segment, night)
+
+    assert received == [
+        ("entered", "rfm-champions", anna.pk),
+        ("exited", "rfm-champions", anna.pk),
+        ("entered", "rfm-champions", anna.pk),
+    ]
+    history = list(
+        SegmentMembership.objects.filter(segment=segment)
+        .order_by("entered_at")
+        .values_list("entered_at", "exited_at")
+    )
+    assert history == [
+        (datetime(2026, 11, 1, 3, 0, tzinfo=berlin), drop),
+        (back, None),
+    ]
+
+
+def test_prediction_segment_follows_periodic_rebuild():
+    anna = ProfileFactory()
+    CustomerPrediction.objects.create(profile=anna, churn_risk=0.4)
+    segment = make_segment(
+        "churning",
+        {"type": "prediction", "field": "churn_risk", "op": "gte", "value": 0.7},
+    )
+    assert segment.rebuild_periodically
+    rebuild_periodic_segments.delay()
+    assert open_members(segment) == set()
+
+    CustomerPrediction.objects.filter(profile=anna).update(churn_risk=0.8)
+    rebuild_periodic_segments.delay()
+
+    assert open_members(segment) == {anna.pk}

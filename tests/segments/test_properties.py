@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from omnichannel.consent.models import ConsentRecord
-from omnichannel.predictions.models import RFMScore
+from omnichannel.predictions.models import CustomerPrediction, RFMScore
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.segments.conditions import (
     compile_rule,
@@ -38,6 +38,8 @@ def build_world(world):
         )
         if entry["rfm"]:
             RFMScore.objects.create(profile=profile, **entry["rfm"])
+        if entry["prediction"]:
+            CustomerPrediction.objects.create(profile=profile, **entry["prediction"])
         for consent in entry["consent"]:
             ConsentRecord.objects.create(profile=profile, **consent)
         for slug in entry["segments"]:
@@ -140,6 +142,7 @@ class RuleAgreementTests(TestCase):
         conditions=conditions_of(
             st.one_of(
                 strategies.rfm_leaves(),
+                strategies.prediction_leaves(),
                 strategies.consent_leaves(),
                 strategies.segment_leaves(),
             )

@@ -17,7 +17,7 @@ def fill_empty_rules(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('omnichannel', '0001_initial'),
+        ('omnichannel', '0006_channels'),
     ]
 
     operations = [
