@@ -45,15 +45,31 @@ class SegmentForm(forms.ModelForm):
     shows the error beside the condition it names.
     """
 
+    manual = forms.BooleanField(
+        label=_("Members added by hand"),
+        required=False,
+        help_text=_(
+            "No rule: code, imports or the API add and remove the members, and the "
+            "rule below is not used."
+        ),
+    )
+
     class Meta:
         model = Segment
-        fields = ["name", "slug", "description", "is_active", "rules"]
+        fields = ["name", "slug", "description", "is_active", "manual", "rules"]
         widgets = {"rules": forms.HiddenInput}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["manual"].initial = self.instance.is_manual
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         tree = read_builder(self.data)
-        if tree is not None:
+        if cleaned.get("manual"):
+            cleaned["rules"] = {}
+        elif tree is not None:
             cleaned["rules"] = rule_from_tree(tree)
         elif not cleaned.get("rules"):
             cleaned["rules"] = (
@@ -160,6 +176,7 @@ class SegmentAdmin(admin.ModelAdmin):
             segment=segment,
             slug=request.POST.get("slug", ""),
             explain_for=request.POST.get("explain_profile", ""),
+            manual=bool(request.POST.get("manual")),
         )
         context["builder_url"] = reverse(
             f"admin:{self.opts.app_label}_{self.opts.model_name}_builder"
@@ -179,14 +196,18 @@ class SegmentAdmin(admin.ModelAdmin):
     ) -> Any:
         form = context["adminform"].form
         tree = read_builder(form.data) if form.is_bound else None
+        manual = bool(form.data.get("manual")) if form.is_bound else False
         if tree is None:
-            tree = tree_from_rule(obj.rules if obj is not None else default_rule())
+            has_rule = obj is not None and not obj.is_manual
+            tree = tree_from_rule(obj.rules if has_rule else default_rule())
+            manual = manual or (obj is not None and obj.is_manual)
         context.update(
             builder_context(
                 tree,
                 segment=obj,
                 slug=form.data.get("slug", "") if form.is_bound else "",
                 explain_for=request.GET.get("profile", ""),
+                manual=manual,
             )
         )
         context["builder_url"] = reverse(
@@ -206,10 +227,14 @@ def builder_context(
     segment: Segment | None,
     slug: str = "",
     explain_for: str = "",
+    manual: bool = False,
 ) -> dict[str, Any]:
     """Gather what the builder template shows for a tree: the rows, the error, the
     live count and sample, and the explanation for one profile."""
     rule = rule_from_tree(tree)
+    if manual:
+        prepare(tree, None, [])
+        return {"tree": tree, "manual": True, "segment": segment}
     error = None
     probe = Segment(
         pk=segment.pk if segment else None,

@@ -58,6 +58,8 @@ class SegmentSerializer(serializers.ModelSerializer):
         rules = attrs.get("rules", self.instance.rules if self.instance else None)
         if rules is None:
             raise serializers.ValidationError({"rules": "This field is required."})
+        if rules == {}:
+            return attrs
         try:
             validate(rules, segment=probe)
         except InvalidRule as error:
@@ -85,6 +87,11 @@ class MemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = SegmentMembership
         fields = ["profile", "email", "entered_at"]
+
+
+class MemberChangeSerializer(serializers.Serializer):
+    add = serializers.ListField(child=serializers.IntegerField(), required=False)
+    remove = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
 class MemberPagination(LimitOffsetPagination):
@@ -120,10 +127,14 @@ class SegmentViewSet(viewsets.ModelViewSet):
             )
 
     @extend_schema(responses=MemberSerializer(many=True))
-    @action(detail=True)
+    @extend_schema(methods=["POST"], request=MemberChangeSerializer)
+    @action(detail=True, methods=["get", "post"])
     def members(self, request: Request, slug: str | None = None) -> Response:
-        """List the current members, newest first."""
+        """List the current members, newest first; POST ``{"add": [ids], "remove":
+        [ids]}`` changes the members of a segment without a rule."""
         segment = self.get_object()
+        if request.method == "POST":
+            return self._change_members(segment, request)
         rows = (
             SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
             .select_related("profile")
@@ -132,6 +143,24 @@ class SegmentViewSet(viewsets.ModelViewSet):
         paginator = MemberPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(MemberSerializer(page, many=True).data)
+
+    def _change_members(self, segment: Segment, request: Request) -> Response:
+        from omnichannel.segments.membership import add_members, remove_members
+
+        if not segment.is_manual:
+            return Response(
+                {
+                    "detail": "This segment's rule decides its members; only a "
+                    "segment without a rule ({}) takes members by hand.",
+                    "code": "segment_has_rule",
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        serializer = MemberChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        added = add_members(segment, serializer.validated_data.get("add", []))
+        removed = remove_members(segment, serializer.validated_data.get("remove", []))
+        return Response({"added": added.entered, "removed": removed.exited})
 
     @extend_schema(parameters=[OpenApiParameter("profile", int, required=True)])
     @action(detail=True)

@@ -105,7 +105,8 @@ def _build() -> SegmentIndex:
     from omnichannel.segments.models import Segment
 
     every = list(Segment.objects.values_list("id", "slug", "rules", "is_active"))
-    rows = [(pk, slug, rule) for pk, slug, rule, active in every if active]
+    # Segments without a rule ({}) have their members added by hand.
+    rows = [(pk, slug, rule) for pk, slug, rule, active in every if active and rule]
     rules = {slug: rule for _id, slug, rule in rows}
     ids = {slug: pk for pk, slug, _rule in rows}
     own = {}

@@ -66,8 +66,9 @@ def matching_profiles(
 def rebuild_segment(segment: Segment, now: datetime | None = None) -> MembershipChange:
     """Recompute the members of ``segment`` from its rule and store the difference.
 
-    Rebuilds of one segment are serialised by a row lock on the segment. An inactive
-    segment is left as it is. Returns the profiles that entered and exited.
+    Rebuilds of one segment are serialised by a row lock on the segment. Inactive
+    segments and segments without a rule are left as they are. Returns the profiles
+    that entered and exited.
     """
     now = now or timezone.now()
     using = router.db_for_write(SegmentMembership)
@@ -75,7 +76,7 @@ def rebuild_segment(segment: Segment, now: datetime | None = None) -> Membership
     with transaction.atomic(using=using):
         locked = Segment.objects.using(using).select_for_update().get(pk=segment.pk)
         change = MembershipChange(segment_id=locked.pk, at=now)
-        if not locked.is_active:
+        if not locked.is_active or locked.is_manual:
             return change
         matched = matching_profiles(locked.rules, now).using(using).values("pk")
         if connections[using].vendor == "postgresql":
@@ -128,6 +129,8 @@ def rebuild_segments(
         wanted = periodic if wanted is None else wanted & periodic
     changes = {}
     for slug in rebuild_order(active, wanted):
+        if active[slug] == {}:
+            continue
         segment = Segment.objects.get(slug=slug)
         try:
             changes[slug] = rebuild_segment(segment, now)
@@ -239,6 +242,55 @@ def open_memberships(
             cursor.execute(sql, params)
             opened += [row[0] for row in cursor.fetchall()]
     return opened
+
+
+def add_members(
+    segment: Segment, profile_ids: Iterable[int], at: datetime | None = None
+) -> MembershipChange:
+    """Add profiles to a segment without a rule; return those not members before.
+
+    Raises ValueError for a segment with a rule, whose members the rule decides.
+    """
+    return _change_by_hand(segment, profile_ids, at, add=True)
+
+
+def remove_members(
+    segment: Segment, profile_ids: Iterable[int], at: datetime | None = None
+) -> MembershipChange:
+    """Remove profiles from a segment without a rule; return those that were members.
+
+    Raises ValueError for a segment with a rule, whose members the rule decides.
+    """
+    return _change_by_hand(segment, profile_ids, at, add=False)
+
+
+def _change_by_hand(
+    segment: Segment, profile_ids: Iterable[int], at: datetime | None, *, add: bool
+) -> MembershipChange:
+    if not segment.is_manual:
+        raise ValueError(
+            f"Segment {segment.slug!r} has a rule, which decides its members; empty "
+            "its rule ({}) to add and remove members by hand."
+        )
+    at = at or timezone.now()
+    using = router.db_for_write(SegmentMembership)
+    ids = sorted(set(profile_ids))
+    change = MembershipChange(segment_id=segment.pk, at=at)
+    with transaction.atomic(using=using):
+        if add:
+            eligible = set(
+                eligible_profiles().filter(pk__in=ids).values_list("pk", flat=True)
+            )
+            change.entered = sorted(
+                open_memberships(
+                    segment.pk, [pk for pk in ids if pk in eligible], at, using
+                )
+            )
+        else:
+            change.exited = sorted(close_memberships(segment.pk, ids, at, using))
+        if change:
+            transaction.on_commit(partial(announce, [change]), using=using)
+    return change
 
 
 def refresh_profile(

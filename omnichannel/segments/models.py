@@ -14,12 +14,17 @@ from omnichannel.profiles.models import Profile
 
 
 def default_rule() -> dict[str, Any]:
-    """Return the rule of a new segment: no conditions, so every profile."""
+    """Return the rule the admin builder starts with: no conditions, every profile."""
     return {"all": []}
 
 
 class Segment(models.Model):
-    """A set of profiles defined by a rule in the condition language."""
+    """A set of profiles defined by a rule in the condition language.
+
+    A segment whose ``rules`` is the empty object ``{}`` has no rule: code adds and
+    removes its members (``add_members``, ``remove_members``), as for an imported
+    list, and rebuilds and refreshes leave it alone.
+    """
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(
@@ -29,7 +34,12 @@ class Segment(models.Model):
         help_text=_("Rules of other segments refer to this segment by its slug."),
     )
     description = models.TextField(_("description"), blank=True)
-    rules = models.JSONField(_("rules"), default=default_rule, blank=True)
+    rules = models.JSONField(
+        _("rules"),
+        default=dict,
+        blank=True,
+        help_text=_("Empty ({}) for a segment whose members are added by hand."),
+    )
     is_active = models.BooleanField(
         _("active"),
         default=True,
@@ -67,8 +77,11 @@ class Segment(models.Model):
         from omnichannel.segments.conditions import BATCH_SOURCES, dependencies
 
         self.validate_rules()
-        deps = dependencies(self.rules)
-        self.rebuild_periodically = deps.time or bool(deps.sources & BATCH_SOURCES)
+        if self.is_manual:
+            self.rebuild_periodically = False
+        else:
+            deps = dependencies(self.rules)
+            self.rebuild_periodically = deps.time or bool(deps.sources & BATCH_SOURCES)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "rules" in update_fields:
             kwargs["update_fields"] = {*update_fields, "rebuild_periodically"}
@@ -118,11 +131,17 @@ class Segment(models.Model):
         except InvalidRule as error:
             raise ValidationError({"rules": str(error)}) from None
 
+    @property
+    def is_manual(self) -> bool:
+        """Tell whether the segment has no rule, so code manages its members."""
+        return self.rules == {}
+
     def validate_rules(self) -> None:
         """Raise InvalidRule if the rules are invalid for this segment."""
         from omnichannel.segments.conditions import validate
 
-        validate(self.rules, segment=self)
+        if not self.is_manual:
+            validate(self.rules, segment=self)
 
     def members(self) -> models.QuerySet[Profile]:
         """Return the profiles in the segment now."""

@@ -214,3 +214,16 @@ def test_changelist_shows_member_count(admin_client):
     rebuild_segment(segment)
     response = admin_client.get(reverse("admin:omnichannel_segment_changelist"))
     assert '<td class="field-member_count">1</td>' in response.content.decode()
+
+
+def test_add_manual_segment(admin_client):
+    data = germans_form(name="Imported", slug="imported", manual="on")
+    response = admin_client.post(reverse("admin:omnichannel_segment_add"), data)
+    assert response.status_code == 302
+    assert Segment.objects.get(slug="imported").rules == {}
+
+
+def test_builder_marks_manual_segment(admin_client):
+    html = builder_post(admin_client, germans_form(manual="on")).content.decode()
+    assert "Members are added by hand" in html
+    assert "omni-count" not in html

@@ -115,3 +115,19 @@ def test_api_rebuild_queues_task(admin_client):
 
 def test_api_requires_staff(client):
     assert client.get(url("list")).status_code in (401, 403)
+
+
+def test_api_members_by_hand(admin_client):
+    anna = ProfileFactory()
+    Segment.objects.create(name="Imported", slug="imported")
+    response = admin_client.post(
+        url("members", "imported"), {"add": [anna.pk]}, content_type="application/json"
+    )
+    assert response.json() == {"added": [anna.pk], "removed": []}
+
+    Segment.objects.create(name="Germans", slug="germans", rules=GERMANS)
+    refused = admin_client.post(
+        url("members", "germans"), {"add": [anna.pk]}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "segment_has_rule"

@@ -273,7 +273,7 @@ def test_segment_cycle_rejected():
     assert caught.value.path == "any[0].segment"
     assert "a -> b -> a" in caught.value.message
     b.refresh_from_db()
-    assert Segment.objects.get(slug="a").rules == {"all": []}
+    assert Segment.objects.get(slug="a").rules == {}
 
 
 def test_segment_clean_reports_rules_field():

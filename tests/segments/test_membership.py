@@ -14,10 +14,12 @@ from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import merge_profiles, track
 from omnichannel.segments import signals
 from omnichannel.segments.membership import (
+    add_members,
     matching_profiles,
     rebuild_segment,
     rebuild_segments,
     refresh_profile,
+    remove_members,
 )
 from omnichannel.segments.models import Segment, SegmentMembership
 from omnichannel.segments.tasks import rebuild_periodic_segments
@@ -451,3 +453,33 @@ def test_prediction_segment_follows_periodic_rebuild():
     rebuild_periodic_segments.delay()
 
     assert open_members(segment) == {anna.pk}
+
+
+def test_manual_segment_members_by_hand(django_capture_on_commit_callbacks, received):
+    anna = ProfileFactory(country="DE")
+    ben = ProfileFactory()
+    merged = ProfileFactory(merged_into=anna)
+    imported = Segment.objects.create(name="Imported list", slug="imported")
+    assert imported.is_manual
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change = add_members(imported, [anna.pk, ben.pk, merged.pk, anna.pk])
+    assert change.entered == [anna.pk, ben.pk]
+    assert add_members(imported, [anna.pk]).entered == []
+
+    # Rebuilds and refreshes leave a segment without a rule alone.
+    assert not rebuild_segment(imported, NOW)
+    refresh_profile(ben, now=NOW)
+    assert open_members(imported) == {anna.pk, ben.pk}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = remove_members(imported, [ben.pk])
+    assert removed.exited == [ben.pk]
+    assert open_members(imported) == {anna.pk}
+    assert ("exited", "imported", ben.pk) in received
+
+
+def test_add_members_rejects_rule_segment():
+    germans = make_segment("germans", GERMANS)
+    with pytest.raises(ValueError, match="has a rule"):
+        add_members(germans, [1])
