@@ -47,6 +47,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_channels()
     errors += _check_analytics()
     errors += _check_offers()
+    errors += _check_segment_settings()
     return errors
 
 
@@ -715,3 +716,93 @@ def _check_oscar() -> list[Any]:
             )
         )
     return errors
+
+
+def _check_segment_settings() -> list[Any]:
+    timeout = app_settings.SEGMENT_PREVIEW_TIMEOUT
+    if not isinstance(timeout, timedelta) or timeout <= timedelta(0):
+        return [
+            Error(
+                "OMNICHANNEL['SEGMENT_PREVIEW_TIMEOUT'] must be a positive timedelta, "
+                f"not {timeout!r}.",
+                hint="For example timedelta(seconds=5).",
+                id="omnichannel.E020",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_segment_rules(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Validate every stored segment rule (run by ``check --database``).
+
+    A rule that was valid when saved breaks when a condition type is unregistered
+    or an event type leaves EXTRA_EVENT_TYPES.
+    """
+    from django.db import DatabaseError
+
+    from omnichannel.exceptions import InvalidRule
+    from omnichannel.segments.models import Segment
+
+    databases = kwargs.get("databases") or []
+    if "default" not in databases:
+        return []
+    errors: list[Any] = []
+    try:
+        segments = list(Segment.objects.only("pk", "slug", "rules", "is_active"))
+    except DatabaseError:
+        return []
+    active = {segment.slug for segment in segments if segment.is_active}
+    for segment in segments:
+        try:
+            segment.validate_rules()
+        except InvalidRule as error:
+            errors.append(
+                Error(
+                    f"Segment {segment.slug!r} has an invalid rule: {error}",
+                    hint="Edit the rule in the admin; until then rebuilds of this "
+                    "segment fail.",
+                    obj=segment,
+                    id="omnichannel.E021",
+                )
+            )
+            continue
+        from omnichannel.segments.graph import references
+
+        for slug in sorted(references(segment.rules) - active):
+            if segment.is_active:
+                errors.append(
+                    Warning(
+                        f"Segment {segment.slug!r} reads the membership of inactive "
+                        f"segment {slug!r}, which is no longer updated.",
+                        hint=f"Activate {slug!r} or remove the condition.",
+                        obj=segment,
+                        id="omnichannel.W020",
+                    )
+                )
+    errors += _check_periodic_rebuild(segments)
+    return errors
+
+
+def _check_periodic_rebuild(segments: list[Any]) -> list[Any]:
+    if not apps.is_installed("django_celery_beat"):
+        return []
+    if not any(s.is_active and s.rebuild_periodically for s in segments):
+        return []
+    from django_celery_beat.models import PeriodicTask
+
+    task = "omnichannel.segments.rebuild_periodic"
+    if PeriodicTask.objects.filter(task=task, enabled=True).exists():
+        return []
+    beat_schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", {}) or {}
+    if any(entry.get("task") == task for entry in beat_schedule.values()):
+        return []
+    return [
+        Warning(
+            "Some segments depend on time or batch scores, but no periodic task "
+            f"runs {task}; their members will go stale.",
+            hint="Run manage.py omnichannel_install_segments, or add the task to "
+            "your celery beat schedule.",
+            id="omnichannel.W021",
+        )
+    ]

@@ -128,6 +128,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIENCE_RETRY_MAX_ATTEMPTS": 5,
     "AUDIENCE_RETRY_BASE_DELAY": timedelta(seconds=2),
     "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
+    # Segments: the longest a live count in the admin rule builder may take.
+    "SEGMENT_PREVIEW_TIMEOUT": timedelta(seconds=5),
 }
 
 

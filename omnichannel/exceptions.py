@@ -220,3 +220,28 @@ class PlatformRequestRejected(AudiencePlatformError, ValueError):
 
 class PlatformNotConfigured(OmnichannelError, LookupError):
     """An audience names a platform key that ``AUDIENCE_PLATFORMS`` does not define."""
+
+
+class InvalidRule(OmnichannelError, ValueError):
+    """A segment rule or branch condition does not follow the condition language.
+
+    ``path`` locates the offending part inside the rule, such as ``all[1].value``;
+    an empty path means the rule as a whole.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path or 'rule'}: {message}")
+        self.path = path
+        self.message = message
+
+
+class SegmentInUse(OmnichannelError, ValueError):
+    """A segment cannot be deleted because other segments' rules refer to it."""
+
+    def __init__(self, slug: str, users: list[str]) -> None:
+        super().__init__(
+            f"Segment {slug!r} is used by the rules of {', '.join(sorted(users))}; "
+            "remove those conditions first."
+        )
+        self.slug = slug
+        self.users = users

@@ -9,8 +9,11 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from omnichannel.exceptions import InvalidIdentifier
+
+# Each domain's handlers are connected by importing its receivers module.
 from omnichannel.journeys import receivers as journey_receivers  # noqa: F401
 from omnichannel.offers import receivers as offer_receivers  # noqa: F401
+from omnichannel.segments import receivers as segment_receivers  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

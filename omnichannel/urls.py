@@ -12,4 +12,5 @@ urlpatterns: list = [
     path("", include("omnichannel.channels.urls")),
     path("api/", include("omnichannel.experiments.urls")),
     path("api/", include("omnichannel.offers.urls")),
+    path("", include("omnichannel.segments.urls")),
 ]

@@ -28,3 +28,11 @@ def pytest_ignore_collect(collection_path, config):
     if collection_path == OSCAR_TESTS:
         return not apps.is_installed("oscar")
     return None
+
+
+# HYPOTHESIS_PROFILE=dev reports failures without the slow shrinking phase.
+from hypothesis import Phase, settings  # noqa: E402
+
+settings.register_profile(
+    "dev", phases=[Phase.explicit, Phase.generate], print_blob=True
+)

@@ -9,4 +9,5 @@ from omnichannel.admin import (
     offers,  # noqa: F401
     predictions,  # noqa: F401
     profiles,  # noqa: F401
+    segments,  # noqa: F401
 )

@@ -201,7 +201,7 @@ RECIPES: tuple[Recipe, ...] = (
             "offers item in the site navigation."
         ),
         trigger_type="segment_entered",
-        trigger_config={"segment": "champions"},
+        trigger_config={"segment": "rfm-champions"},
         reentry_policy="after_days",
         reentry_days=60,
         graph={
@@ -223,7 +223,15 @@ RECIPES: tuple[Recipe, ...] = (
         name="VIP loop: birthday SMS",
         description="On a VIP's birthday, an SMS at 10:00 in their time zone.",
         trigger_type="date",
-        trigger_config={"field": "birthday", "condition": {"tag": "vip"}},
+        trigger_config={
+            "field": "birthday",
+            "condition": {
+                "type": "profile",
+                "field": "tags",
+                "op": "includes",
+                "value": "vip",
+            },
+        },
         reentry_policy="after_days",
         reentry_days=300,
         graph={
@@ -248,7 +256,12 @@ RECIPES: tuple[Recipe, ...] = (
         trigger_type="event",
         trigger_config={
             "event": "order_placed",
-            "condition": {"field": "total_spent", "op": "gte", "value": 1000},
+            "condition": {
+                "type": "aggregate",
+                "measure": "total_spent",
+                "op": "gte",
+                "value": 1000,
+            },
         },
         reentry_policy="never",
         graph={
@@ -267,7 +280,7 @@ RECIPES: tuple[Recipe, ...] = (
         name="Win-back for hibernating customers",
         description="On entering Hibernating, a win-back email with recommendations.",
         trigger_type="segment_entered",
-        trigger_config={"segment": "hibernating"},
+        trigger_config={"segment": "rfm-hibernating"},
         reentry_policy="after_days",
         reentry_days=90,
         goal={"events": ["order_placed"]},

@@ -37,6 +37,7 @@ def enroll_date_triggers(now: datetime) -> int:
     from omnichannel.journeys.engine import enroll, local_zone
     from omnichannel.journeys.models import Journey, TriggerType
     from omnichannel.profiles.models import Profile
+    from omnichannel.segments import conditions as segment_conditions
 
     enrolled = 0
     journeys = Journey.objects.filter(
@@ -58,6 +59,11 @@ def enroll_date_triggers(now: datetime) -> int:
         for profile in candidates.filter(query):
             value = getattr(profile, field)
             local_today = now.astimezone(local_zone(profile)).date()
+            condition = journey.trigger_config.get("condition")
+            if condition and not segment_conditions.evaluate(
+                condition, profile, now=now
+            ):
+                continue
             if (value.month, value.day) != (local_today.month, local_today.day):
                 continue
             if (

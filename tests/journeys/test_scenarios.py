@@ -281,7 +281,7 @@ def test_late_order_cancels_rest_after_one_email(
 def test_vip_welcome_reentry(
     channels_settings, django_capture_on_commit_callbacks, policy, days, expected
 ):
-    champions = Segment.objects.create(name="Champions", slug="champions")
+    champions = Segment.objects.create(name="Champions", slug="rfm-champions")
     install_recipes(only=["vip-welcome"])
     from omnichannel.journeys.models import Journey
 
