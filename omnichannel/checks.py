@@ -13,6 +13,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from omnichannel.conf import DEFAULTS, app_settings
+from omnichannel.conversations.checks import check_conversation_settings
 
 
 @register(Tags.compatibility)
@@ -39,6 +40,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_adapters()
     errors += _check_region_and_zone()
     errors += _check_types()
+    errors += check_conversation_settings()
     return errors
 
 

@@ -54,6 +54,30 @@ DEFAULTS: dict[str, Any] = {
     "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
     "STAFF_NOTIFICATION_EMAILS": [],
     "ENGINE_BATCH_SIZE": 200,
+    # Conversations
+    "PAUSE_MARKETING_DURING_CONVERSATION": True,
+    "CONVERSATION_BOT": "omnichannel.conversations.bots.faq.FaqBot",
+    "CONVERSATION_BOT_CHANNELS": ["chat"],
+    "CONVERSATION_HANDOVER_KEYWORDS": ["human", "agent", "person", "operator"],
+    "CONVERSATION_IDLE_TIMEOUT": timedelta(hours=48),
+    "CONVERSATION_REPLY_SENDER": "omnichannel.conversations.replies.ReplySender",
+    "CONVERSATION_REPLY_FROM_EMAIL": None,
+    "CHAT_MESSAGE_MAX_LENGTH": 2000,
+    "INBOUND_MESSAGE_MAX_LENGTH": 20000,
+    "CHAT_RATE_LIMITS": {
+        "start": {"visitor": "5/hour", "ip": "30/hour"},
+        "message": {"visitor": "20/min", "ip": "60/min"},
+        "read": {"visitor": "120/min", "ip": "600/min"},
+    },
+    "CHAT_RATE_LIMIT_CACHE": "default",
+    "CHAT_STREAM_SECONDS": 25,
+    "CHAT_POLL_SECONDS": 3,
+    "INBOUND_WEBHOOK_SECRET": None,
+    "VIP_RFM_GROUPS": ["champions", "loyal", "cant_lose"],
+    "VIP_SEGMENTS": ["vip"],
+    "VIP_MIN_LIFETIME_VALUE": None,
+    "VIP_COUPON": {"kind": "percent", "value": "10", "valid_days": 30, "prefix": "VIP"},
+    "VIP_THANK_YOU_DAYS": 30,
 }
 
 

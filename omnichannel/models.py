@@ -1,6 +1,7 @@
 """Load the models of every domain so Django registers them under one app label."""
 
 from omnichannel.consent.models import *  # noqa: F401,F403
+from omnichannel.conversations.models import *  # noqa: F401,F403
 from omnichannel.journeys.models import *  # noqa: F401,F403
 from omnichannel.predictions.models import *  # noqa: F401,F403
 from omnichannel.profiles.models import *  # noqa: F401,F403

@@ -9,4 +9,5 @@ app_name = "omnichannel"
 
 urlpatterns: list = [
     path("", include("omnichannel.profiles.urls")),
+    path("", include("omnichannel.conversations.urls")),
 ]

@@ -1,4 +1,9 @@
 import pytest
+from celery import current_app
+
+# Tasks run eagerly with the CELERY_* test settings; without this the default app
+# would publish them to a broker on localhost.
+current_app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
 @pytest.fixture

@@ -6,9 +6,13 @@ records events from what they return.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
+from omnichannel import exceptions
 from omnichannel.integrations.base import CartAdapter as BaseCartAdapter
 from omnichannel.integrations.base import Customer
 from omnichannel.integrations.base import OrderAdapter as BaseOrderAdapter
@@ -38,6 +42,42 @@ class OrderAdapter(BaseOrderAdapter):
 
     def get_total(self, order: Any) -> Decimal:
         return Decimal(order.total)
+
+    def create_discount_code(
+        self,
+        *,
+        code: str,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profile: Any,
+    ) -> str:
+        """Write the code to the shop's Discount table; return it.
+
+        Raises ValueError when the shop rejects the terms, and the app's
+        DiscountCodeTaken (a ValueError) when the code exists in any letter case.
+        """
+        from shop.models import Discount
+
+        if Discount.objects.filter(code__iexact=code).exists():
+            taken = getattr(exceptions, "DiscountCodeTaken", None)
+            if taken is not None:
+                raise taken("code", f"{code!r} exists already.")
+            raise ValueError(f"The discount code {code!r} exists already.")
+        discount = Discount(
+            code=code,
+            kind=kind,
+            value=Decimal("0") if kind == Discount.Kind.FREE_SHIPPING else value,
+            valid_until=valid_until,
+            single_use=single_use,
+        )
+        try:
+            discount.full_clean()
+        except ValidationError as error:
+            raise ValueError("; ".join(error.messages)) from None
+        discount.save()
+        return discount.code
 
 
 class CartAdapter(BaseCartAdapter):

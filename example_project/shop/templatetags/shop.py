@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.apps import apps
 from django.db.models import QuerySet
 from django.utils import formats
 
@@ -46,3 +47,10 @@ def cart_item_count(context: dict[str, Any]) -> int:
         return 0
     cart = get_cart(request)
     return cart.item_count if cart is not None else 0
+
+
+@register.simple_tag
+def omnichannel_installed() -> bool:
+    """Return whether the omnichannel app is installed, so the shop's templates
+    can add its chat widget and still render without it."""
+    return apps.is_installed("omnichannel")

@@ -1,0 +1,1 @@
+"""Bots that answer chat messages before a human does; see ``base.BaseBot``."""
