@@ -121,6 +121,20 @@ class ChatTokenAuthentication(BaseAuthentication):
         return None
 
 
+class ShopUserAuthentication(BaseAuthentication):
+    """Keeps the user the shop's session logged in, without DRF's CSRF check.
+
+    Starting a conversation accepts only JSON, which a cross-site form cannot
+    send, so the CSRF token is not needed there.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        user = getattr(request._request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user, None
+        return None
+
+
 class VisitorOwnsConversation(BasePermission):
     """The token's conversation is the one in the URL, and the visitor cookie is
     the one the conversation was started with."""
@@ -192,8 +206,19 @@ class ConversationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings, not numbers turned into text."""
+
+    default_error_messages = {"not_a_string": _("Must be a string.")}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 def _body_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(
+    return TextField(
         trim_whitespace=False,
         help_text=_("Plain text; the limit is CHAT_MESSAGE_MAX_LENGTH characters."),
         **kwargs,
@@ -291,7 +316,7 @@ def _after(request: Request) -> int:
 class ConversationStartView(ChatView):
     """Start a conversation for the visitor of this browser."""
 
-    authentication_classes: list = []
+    authentication_classes = [ShopUserAuthentication]
     permission_classes: list = []
     throttle_scope = "start"
 

@@ -173,6 +173,9 @@ class InboundWebhookView(APIView):
     def get_exception_handler(self) -> Any:
         return exception_handler
 
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="inbound"'
+
     def text_of(self, data: dict[str, Any]) -> str:
         return data["text"]
 
@@ -261,7 +264,11 @@ def handle_anymail_inbound(event: Any, esp_name: str = "") -> None:
     message = getattr(event, "message", None)
     if message is None:
         return
-    sender = getattr(message.from_email, "addr_spec", "") if message.from_email else ""
+    try:
+        sender = message.from_email.addr_spec if message.from_email else ""
+    except ValueError:
+        # anymail raises AnymailInvalidAddress, a ValueError, for a bad From header.
+        sender = ""
     text = message.text or strip_tags(message.html or "")
     received_at = getattr(event, "timestamp", None)
     if not isinstance(received_at, datetime) or timezone.is_naive(received_at):
