@@ -309,7 +309,17 @@ def test_form_encoded_post_is_rejected(visitor):
     response = visitor.client.post(reverse("omnichannel:chat_start"), {"message": "Hi"})
 
     assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
     assert Conversation.objects.count() == 0
+
+
+def test_malformed_json_is_400(visitor):
+    visitor.start("Hi")
+
+    response = visitor.send_raw('{"body": "unterminated')
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
 
 
 def test_visitor_start_rate_limit(visitor, omnichannel_settings):
