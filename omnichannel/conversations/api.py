@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -334,6 +335,11 @@ class ConversationStartView(ChatView):
         serializer.is_valid(raise_exception=True)
         django_request = request._request
         profile = profile_for_request(django_request, create=True)
+        if profile is None:
+            raise ImproperlyConfigured(
+                "The request has no visitor cookie; add "
+                "omnichannel.middleware.OmnichannelMiddleware to MIDDLEWARE."
+            )
         conversation, token = services.start_conversation(
             profile,
             visitor_id=getattr(django_request, "omnichannel_visitor_id", ""),

@@ -64,7 +64,7 @@ def _check_types() -> list[Any]:
         "INBOUND_MESSAGE_MAX_LENGTH",
         "CHAT_POLL_SECONDS",
     }
-    errors = []
+    errors: list[Any] = []
     for name, types in expected.items():
         value = getattr(app_settings, name)
         wrong_type = not isinstance(value, types) or (
@@ -156,7 +156,7 @@ def _check_rate_limits() -> list[Any]:
 
     from omnichannel.conversations.throttles import parse_rate
 
-    errors = []
+    errors: list[Any] = []
     limits = app_settings.CHAT_RATE_LIMITS
     hint = (
         'Use {"start": {"visitor": "5/hour", "ip": "30/hour"}, "message": {...}, '

@@ -201,9 +201,9 @@ class InboundWebhookView(APIView):
             field = {"sender_address": "sender"}.get(error.field, error.field)
             raise exceptions.ValidationError({field: [error.message]}) from None
         if message is None:
-            result = {"outcome": "keyword", "conversation": None, "message": None}
-            return Response(result, status=status.HTTP_200_OK)
-        result = {
+            keyword = {"outcome": "keyword", "conversation": None, "message": None}
+            return Response(keyword, status=status.HTTP_200_OK)
+        result: dict[str, Any] = {
             "outcome": "duplicate" if existed else "added",
             "conversation": str(message.conversation.uuid),
             "message": message.pk,

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.conf import app_settings
@@ -347,7 +348,7 @@ def add_bot_message(
     return message
 
 
-def add_system_message(conversation: Conversation, body: str) -> Message:
+def add_system_message(conversation: Conversation, body: str | Promise) -> Message:
     """Add a notice both sides see, such as the conversation being closed."""
     message = Message.objects.create(
         conversation=conversation,
@@ -654,8 +655,10 @@ def receive_inbound(
 
     try:
         with transaction.atomic():
-            identifiers = {"email" if channel == Channel.EMAIL else "phone": address}
-            profile = identify(source=f"inbound_{channel}", **identifiers)
+            if channel == Channel.EMAIL:
+                profile = identify(email=address, source="inbound_email")
+            else:
+                profile = identify(phone=address, source="inbound_sms")
             conversation = (
                 Conversation.objects.filter(
                     profile=profile, status=Conversation.Status.OPEN
