@@ -3,9 +3,9 @@
 Each figure is measured beside hand-written SQL that reads the same rows through the
 same connection, alternating the two so that both see the same load. Data lives in a
 throwaway database named after the settings' test database (set
-``OMNICHANNEL_TEST_DB_SUFFIX``), created and dropped by the run: ``customers``
-profiles with two orders, a cart, a consent and a segment membership each, and a
-conversation of eight messages for every tenth customer.
+``OMNICHANNEL_TEST_DB_SUFFIX``), which the run creates and drops. It holds
+``customers`` profiles with two orders, a cart, a consent and a segment membership
+each, and a conversation of eight messages for every tenth customer.
 """
 
 from __future__ import annotations
@@ -325,7 +325,9 @@ def _poll_figures(customers: int) -> list[Result]:
 
 def _load_note() -> str:
     one, five, _fifteen = os.getloadavg()
-    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
+    return (
+        f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
+    )
 
 
 def run(customers: int) -> list[Result]:

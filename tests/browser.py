@@ -1,6 +1,6 @@
 """Headless Chromium for browser tests, driven by Selenium.
 
-``tests/conftest.py`` loads this module as a pytest plugin, so every test can ask
+``tests/conftest.py`` imports the fixtures of this module, so every test can ask
 for ``chrome`` (one browser) or ``chrome_factory`` (several browsers with separate
 cookies, such as a customer and a staff member). Tests using them are marked
 ``@pytest.mark.browser`` and run against pytest-django's ``live_server``. They are

@@ -41,7 +41,7 @@ class AssignmentInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    """Read-only history; answering happens in the agent console."""
+    """Read-only history; agents reply in the agent console."""
 
     list_display = (
         "__str__",

@@ -356,7 +356,7 @@ class ConversationStartView(ChatView):
 
 
 class ConversationDetailView(ChatView):
-    """The visitor's conversation: status and who answers."""
+    """The visitor's conversation: its status and whether a bot or a human replies."""
 
     @extend_schema(
         operation_id="chat_conversation_detail",

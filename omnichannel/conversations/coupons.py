@@ -34,7 +34,7 @@ COUPON_KINDS = ("percent", "amount", "free_shipping")
 
 @dataclass(frozen=True)
 class CouponTerms:
-    """What the suggested coupon gives and until when."""
+    """Terms of the suggested coupon: kind, value, expiry and code prefix."""
 
     kind: str
     value: Decimal

@@ -2,7 +2,7 @@
 
 Scores, consents and journey runs are read through the profile's reverse
 relations, so this module imports only the profiles and segments domains. The
-result holds plain values (datetimes, strings, numbers), shared by the console's
+result contains plain values (datetimes, strings, numbers), shared by the console's
 templates and the context endpoint.
 """
 

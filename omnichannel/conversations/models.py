@@ -26,7 +26,7 @@ class Conversation(models.Model):
     """One support thread with a customer, on any mix of chat, email and SMS.
 
     A chat conversation is bound to the visitor cookie of the browser that started
-    it and to a token handed to that browser once; only the hash of the token is
+    it and to a token handed to that browser once. Only the hash of the token is
     stored.
     """
 
@@ -205,7 +205,7 @@ class Message(models.Model):
 
     @property
     def author_name(self) -> str:
-        """Return the name the customer sees beside an agent's message."""
+        """Return the name shown to the customer beside an agent's message."""
         if self.author == self.Author.AGENT and self.agent is not None:
             return self.agent.get_short_name() or str(_("Support team"))
         if self.author == self.Author.AGENT:

@@ -1,8 +1,8 @@
-"""Sending an agent's answer by email or SMS when the customer wrote that way.
+"""Sending an agent's reply by email or SMS when the customer wrote that way.
 
 ``OMNICHANNEL["CONVERSATION_REPLY_SENDER"]`` names the class that sends. The default
-sends email through Django's email backend and has no SMS transport; a project that
-answers SMS sets a subclass that overrides :meth:`ReplySender.send_sms`.
+sends email through Django's email backend and has no SMS transport, so a project
+that replies by SMS sets a subclass that overrides :meth:`ReplySender.send_sms`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class ReplyNotSent(Exception):
-    """An answer cannot be sent; the message says why, for the agent."""
+    """A reply cannot be sent; the exception message tells the agent why."""
 
 
 class ReplySender:
@@ -46,7 +46,7 @@ class ReplySender:
             return self.send_email(message, address)
         if message.channel == ConversationChannel.SMS:
             return self.send_sms(message, address)
-        raise ReplyNotSent(_("Chat answers are shown in the chat, not sent."))
+        raise ReplyNotSent(_("Chat replies are shown in the chat, not sent."))
 
     def address(self, message: Message) -> str:
         """Return where the customer last wrote from on the message's channel."""
@@ -90,7 +90,7 @@ class ReplySender:
     def send_sms(self, message: Message, address: str) -> str:
         raise ReplyNotSent(
             _(
-                "No SMS transport is configured for answers. Set "
+                "No SMS transport is configured for replies. Set "
                 "OMNICHANNEL['CONVERSATION_REPLY_SENDER'] to a class that sends SMS."
             )
         )
@@ -148,7 +148,7 @@ def deliver(message_id: int) -> Message | None:
             provider_id = load_sender().send(message)
         except ReplyNotSent as error:
             _record_failure(message, str(error))
-            logger.warning("answer %s not sent: %s", message.pk, error)
+            logger.warning("reply %s not sent: %s", message.pk, error)
             return message
         except Exception as error:
             _record_failure(
@@ -158,7 +158,7 @@ def deliver(message_id: int) -> Message | None:
                     % {"error": type(error).__name__}
                 ),
             )
-            logger.exception("answer %s not sent", message.pk)
+            logger.exception("reply %s not sent", message.pk)
             return message
         message.delivery_status = Message.Delivery.SENT
         message.delivery_error = ""
@@ -167,7 +167,7 @@ def deliver(message_id: int) -> Message | None:
             "provider_message_id": provider_id[:255],
         }
         message.save(update_fields=["delivery_status", "delivery_error", "metadata"])
-    logger.info("answer %s sent by %s", message.pk, message.channel)
+    logger.info("reply %s sent by %s", message.pk, message.channel)
     return message
 
 
@@ -178,7 +178,7 @@ def _record_failure(message: Message, error: str) -> None:
 
 
 def retry(message: Message) -> Message:
-    """Queue a failed answer again."""
+    """Queue a failed reply again."""
     from omnichannel.conversations import tasks
 
     if message.delivery_status != Message.Delivery.FAILED:

@@ -1,4 +1,4 @@
-"""Who answers a conversation: the configured bot or the human queue."""
+"""Routing of conversations to the configured bot or to the human queue."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def load_bot() -> BaseBot | None:
 
 
 def initial_handler(channel: str) -> str:
-    """Return who answers a new conversation on ``channel``."""
+    """Return the handler (bot or human) of a new conversation on ``channel``."""
     if (
         app_settings.CONVERSATION_BOT
         and channel in app_settings.CONVERSATION_BOT_CHANNELS
@@ -47,10 +47,10 @@ def initial_handler(channel: str) -> str:
 
 
 def answer_with_bot(message_id: int) -> BotReply | None:
-    """Let the bot answer one customer message; hand over when it cannot.
+    """Let the bot reply to one customer message; hand over when it cannot.
 
     Does nothing when the conversation is closed, a human has taken it over, or a
-    newer customer message exists (the bot answers that one instead).
+    newer customer message exists (the bot replies to that one instead).
     """
     message = (
         Message.objects.select_related("conversation", "conversation__profile")

@@ -1,7 +1,7 @@
-"""Opening, answering, assigning and closing conversations.
+"""Opening, replying to, assigning and closing conversations.
 
-Every change runs in one transaction with a row lock on the conversation; signals,
-bot answers and email or SMS replies follow after the commit.
+Every change runs in one transaction with a row lock on the conversation. Signals,
+bot replies and the sending of email or SMS replies follow after the commit.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def clean_body(text: Any, *, max_length: int, field: str = "body") -> str:
     """Return ``text`` with unified line ends and outer space trimmed.
 
     Raises InvalidMessage when it is not a string, is empty, is longer than
-    ``max_length`` characters, or holds a NUL character or a lone surrogate, which
+    ``max_length`` characters, or contains a NUL character or a lone surrogate, which
     databases cannot store.
     """
     if not isinstance(text, str):
@@ -148,8 +148,9 @@ def start_conversation(
 ) -> tuple[Conversation, str]:
     """Open a conversation for ``profile``; return it and the visitor token.
 
-    A chat is bound to ``visitor_id`` (the visitor cookie) and gets a token, which
-    is returned once and stored only as a hash; other channels get an empty token.
+    A chat is bound to ``visitor_id`` (the visitor cookie) and gets a token. The
+    token is returned once and stored only as a hash. Other channels get an empty
+    token.
     ``body``, when given, becomes the first customer message.
     """
     from omnichannel.conversations.routing import initial_handler
@@ -215,8 +216,8 @@ def add_customer_message(
 ) -> Message:
     """Add a message from the customer; raise ConversationClosed or InvalidMessage.
 
-    The conversation waits for an answer from then on. When the bot handles it, the
-    bot answers after the commit.
+    The conversation waits for a reply from then on. When the bot handles it, the
+    bot replies after the commit.
     """
     from omnichannel.conversations import tasks
     from omnichannel.profiles.services import track
@@ -270,7 +271,7 @@ def _announce(message: Message, conversation: Conversation) -> None:
 
 
 def reply_channel(conversation: Conversation) -> str:
-    """Return the channel an answer goes out on: where the customer last wrote."""
+    """Return the channel a reply goes out on: where the customer last wrote."""
     latest = (
         conversation.messages.filter(author=Author.CUSTOMER)
         .order_by("-id")
@@ -281,8 +282,8 @@ def reply_channel(conversation: Conversation) -> str:
 
 
 def add_agent_reply(conversation: Conversation, agent: Any, body: str) -> Message:
-    """Add an agent's answer and send it by email or SMS when the customer wrote
-    that way. An unassigned conversation is assigned to the agent who answers."""
+    """Add an agent's reply and send it by email or SMS when the customer wrote
+    that way. An unassigned conversation is assigned to the agent who replies."""
     from omnichannel.conversations import tasks
 
     body = clean_body(body, max_length=int(app_settings.CHAT_MESSAGE_MAX_LENGTH))
@@ -291,7 +292,7 @@ def add_agent_reply(conversation: Conversation, agent: Any, body: str) -> Messag
         locked = _lock(conversation)
         if not locked.is_open:
             raise ConversationClosed(
-                _("This conversation is closed; reopen it before answering.")
+                _("This conversation is closed; reopen it before replying.")
             )
         channel = reply_channel(locked)
         message = Message.objects.create(
@@ -329,7 +330,7 @@ def add_agent_reply(conversation: Conversation, agent: Any, body: str) -> Messag
 def add_bot_message(
     conversation: Conversation, body: str, *, answered: bool = True
 ) -> Message:
-    """Add a bot message; ``answered`` clears the wait for an answer."""
+    """Add a bot message; ``answered`` clears the wait for a reply."""
     body = clean_body(body, max_length=int(app_settings.INBOUND_MESSAGE_MAX_LENGTH))
     with transaction.atomic():
         locked = _lock(conversation)
@@ -400,7 +401,7 @@ def can_handle_conversations(user: Any) -> bool:
 
 
 def assign(conversation: Conversation, agent: Any, *, by: Any) -> Assignment | None:
-    """Assign the conversation to ``agent``, or to nobody when ``agent`` is None.
+    """Assign the conversation to ``agent``, or unassign it when ``agent`` is None.
 
     Returns the new Assignment, or None when nothing changed. Raises ValueError
     when ``agent`` may not handle conversations.
@@ -504,8 +505,8 @@ def reopen(conversation: Conversation, *, by: Any = None) -> Conversation:
 
 
 def close_idle_conversations(now: datetime | None = None, limit: int = 500) -> int:
-    """Close open conversations where nobody waits for an answer and nothing was
-    written for ``CONVERSATION_IDLE_TIMEOUT``; return how many were closed."""
+    """Close open conversations where no customer message waits for a reply and
+    nothing was written for ``CONVERSATION_IDLE_TIMEOUT``; return how many."""
     now = now or timezone.now()
     cutoff = now - app_settings.CONVERSATION_IDLE_TIMEOUT
     idle = list(
@@ -547,7 +548,7 @@ def has_open_conversation(profile: Profile, at: datetime | None = None) -> bool:
     """Tell whether the customer has a support conversation going on at ``at``.
 
     A conversation counts while it is open and either a customer message waits for
-    an answer or something was written within ``CONVERSATION_IDLE_TIMEOUT``. A
+    a reply or something was written within ``CONVERSATION_IDLE_TIMEOUT``. A
     profile merged into another is read as that other profile as well.
     """
     at = at or timezone.now()

@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="omnichannel.conversations.answer_with_bot", acks_late=True)
 def answer_with_bot(message_id: int) -> None:
-    """Let the configured bot answer one customer message."""
+    """Let the configured bot reply to one customer message."""
     from omnichannel.conversations.routing import answer_with_bot as answer
 
     answer(message_id)
@@ -19,7 +19,7 @@ def answer_with_bot(message_id: int) -> None:
 
 @shared_task(name="omnichannel.conversations.send_reply", acks_late=True)
 def send_reply(message_id: int) -> None:
-    """Send an agent's answer by email or SMS."""
+    """Send an agent's reply by email or SMS."""
     from omnichannel.conversations.replies import deliver
 
     deliver(message_id)

@@ -1,5 +1,5 @@
 """The agent console: open conversations, the customer beside each, and the
-actions to answer, assign and close. Pages are htmx partials; every view needs an
+actions to reply, assign and close. Pages are htmx partials. Every view needs an
 active staff user with the ``omnichannel.handle_conversation`` permission, and
 every POST a CSRF token."""
 
@@ -237,7 +237,7 @@ def reply(request: HttpRequest, conversation_id: Any) -> HttpResponse:
             request,
             conversation,
             status=400,
-            error=_("The answer %(message)s") % {"message": error.message},
+            error=_("The reply %(message)s") % {"message": error.message},
             draft=body,
         )
     except ConversationClosed as error:

@@ -1,1 +1,1 @@
-"""Bots that answer chat messages before a human does; see ``base.BaseBot``."""
+"""Bots that reply to chat messages before a human does; see ``base.BaseBot``."""

@@ -1,7 +1,7 @@
 """The interface a chat bot implements.
 
 ``OMNICHANNEL["CONVERSATION_BOT"]`` names a subclass of :class:`BaseBot` by dotted
-path. The app creates one instance per answer and calls :meth:`BaseBot.reply` after
+path. The app creates one instance per reply and calls :meth:`BaseBot.reply` after
 the customer's message is committed, in a Celery task.
 """
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BotReply:
-    """What a bot answers: a text (may be empty) and whether a human takes over.
+    """A bot's reply: a text (may be empty) and whether a human takes over.
 
     With ``hand_over`` set, the text is shown first and the conversation then goes
     to the human queue; an empty text shows the default hand-over notice.
@@ -30,9 +30,9 @@ class BaseBot:
     """Base class of bots. Override :meth:`reply`."""
 
     def reply(self, conversation: Conversation, message: Message) -> BotReply:
-        """Return the answer to the customer's ``message``.
+        """Return the reply to the customer's ``message``.
 
         Raising any exception hands the conversation over to a human, so a broken
-        bot never leaves a customer without an answer.
+        bot never leaves a customer without a reply.
         """
         raise NotImplementedError

@@ -1,7 +1,7 @@
-"""The default bot: answers from the FAQ table and hands over to a human.
+"""The default bot: replies from the FAQ table and hands over to a human.
 
-It answers with the FAQ entry whose keywords match the message best. It hands over
-when the customer asks for a person (``CONVERSATION_HANDOVER_KEYWORDS``), when no
+It replies with the FAQ entry whose keywords match the message best. It hands over
+when the customer requests a person (``CONVERSATION_HANDOVER_KEYWORDS``), when no
 entry matches, or after an entry marked "hand over after answering".
 """
 
@@ -75,7 +75,7 @@ def best_entry(text: str, entries: Iterable[FaqEntry]) -> FaqEntry | None:
 
 
 def asks_for_human(text: str) -> bool:
-    """Tell whether the message asks for a person by one of the hand-over words.
+    """Tell whether the message requests a person with one of the hand-over words.
 
     Only whole words count, so "personal" does not match "person".
     """
@@ -87,7 +87,7 @@ def asks_for_human(text: str) -> bool:
 
 
 class FaqBot(BaseBot):
-    """Answers from active :class:`FaqEntry` rows."""
+    """Bot that replies from active :class:`FaqEntry` rows."""
 
     def reply(self, conversation: Conversation, message: Message) -> BotReply:
         if asks_for_human(message.body):

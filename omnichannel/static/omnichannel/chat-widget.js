@@ -194,7 +194,7 @@
     try {
       window.localStorage.setItem(storageKey, JSON.stringify({ id: state.id, token: state.token }));
     } catch (error) {
-      // Private modes may refuse storage; the chat then lasts as long as the page.
+      // Private modes may reject storage, and then the chat lasts as long as the page.
     }
   }
 
