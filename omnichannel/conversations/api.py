@@ -19,9 +19,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.parsers import JSONParser
@@ -189,6 +192,32 @@ class ChatTokenScheme(OpenApiAuthenticationExtension):
 # Serializers
 
 
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text=_("What went wrong and what to do."))
+    code = serializers.CharField(help_text=_("A stable machine-readable code."))
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=_("Field name to messages, for validation errors."),
+    )
+
+
+def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: _("Invalid input; see errors."),
+        401: _("The token is missing or not valid."),
+        403: _("The visitor cookie does not match the token."),
+        404: _("No such conversation for this token."),
+        409: _("The conversation is closed."),
+        415: _("The body is not JSON."),
+        429: _("Too many requests; see Retry-After."),
+    }
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code])
+        for code in statuses
+    }
+
+
 class MessageSerializer(serializers.ModelSerializer):
     author_name = serializers.CharField(read_only=True)
 
@@ -216,6 +245,20 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+class TextFieldScheme(OpenApiSerializerFieldExtension):
+    """Documents a message text with the length limit in force."""
+
+    target_class = "omnichannel.conversations.api.TextField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict:
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": int(app_settings.CHAT_MESSAGE_MAX_LENGTH),
+            "pattern": r"\S",
+        }
 
 
 def _body_field(**kwargs: Any) -> serializers.CharField:
@@ -324,7 +367,7 @@ class ConversationStartView(ChatView):
     @extend_schema(
         operation_id="chat_conversation_start",
         request=StartSerializer,
-        responses={201: StartedSerializer},
+        responses={201: StartedSerializer, **_errors(400, 415, 429)},
         tags=["chat"],
         auth=[],
     )
@@ -360,7 +403,7 @@ class ConversationDetailView(ChatView):
 
     @extend_schema(
         operation_id="chat_conversation_detail",
-        responses={200: ConversationSerializer},
+        responses={200: ConversationSerializer, **_errors(401, 403, 404, 429)},
         tags=["chat"],
     )
     def get(self, request: Request, conversation_id: str) -> Response:
@@ -383,7 +426,10 @@ class MessagesView(ChatView):
                 description="Return messages with an id above this one (default 0).",
             )
         ],
-        responses={200: MessagePageSerializer},
+        responses={
+            200: MessagePageSerializer,
+            **_errors(400, 401, 403, 404, 429),
+        },
         tags=["chat"],
     )
     def get(self, request: Request, conversation_id: str) -> Response:
@@ -401,7 +447,10 @@ class MessagesView(ChatView):
     @extend_schema(
         operation_id="chat_messages_create",
         request=NewMessageSerializer,
-        responses={201: MessageSerializer},
+        responses={
+            201: MessageSerializer,
+            **_errors(400, 401, 403, 404, 409, 415, 429),
+        },
         tags=["chat"],
     )
     def post(self, request: Request, conversation_id: str) -> Response:
@@ -457,7 +506,10 @@ class MessageStreamView(ChatView):
                 "the Authorization header.",
             ),
         ],
-        responses={(200, "text/event-stream"): OpenApiTypes.STR},
+        responses={
+            (200, "text/event-stream"): OpenApiTypes.STR,
+            **_errors(400, 401, 403, 404, 429),
+        },
         tags=["chat"],
     )
     def get(self, request: Request, conversation_id: str) -> StreamingHttpResponse:
@@ -558,7 +610,7 @@ class CustomerContextView(APIView):
                 "phone", OpenApiTypes.STR, description="Look up by phone number."
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **_errors(400, 404)},
         tags=["customers"],
     )
     def get(self, request: Request, profile_id: str | None = None) -> Response:
