@@ -9,5 +9,7 @@ app_name = "omnichannel"
 
 urlpatterns: list = [
     path("", include("omnichannel.profiles.urls")),
+    path("", include("omnichannel.channels.urls")),
+    path("api/", include("omnichannel.experiments.urls")),
     path("", include("omnichannel.conversations.urls")),
 ]

@@ -1,12 +1,8 @@
 import pytest
-from celery import current_app
 
 # Browser fixtures (chrome, chrome_factory) for any test that needs them.
 from tests.browser import chrome, chrome_factory  # noqa: F401
-
-# Tasks run eagerly with the CELERY_* test settings; without this the default app
-# would publish them to a broker on localhost.
-current_app.config_from_object("django.conf:settings", namespace="CELERY")
+from tests.celery_app import app as celery_app  # noqa: F401
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from omnichannel.experiments.models import Experiment, Variant
 from omnichannel.profiles.models import Event, Identity, Profile
 
 
@@ -39,3 +40,39 @@ class OrderEventFactory(EventFactory):
     currency = "EUR"
     object_type = "order"
     object_id = factory.Sequence(lambda n: f"order-{n}")
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Experiment
+
+    key = factory.Sequence(lambda n: f"experiment-{n}")
+    name = factory.Sequence(lambda n: f"Experiment {n}")
+    status = Experiment.Status.RUNNING
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Variant
+
+    experiment = factory.SubFactory(ExperimentFactory)
+    key = factory.Sequence(lambda n: f"variant-{n}")
+    weight = 1
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Segment"
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    slug = factory.Sequence(lambda n: f"segment-{n}")
+
+
+class AudienceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Audience"
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    segment = factory.SubFactory(SegmentFactory)
+    platform = "meta"
+    external_id = factory.Sequence(lambda n: f"2385123456789{n:04d}")

@@ -1,3 +1,12 @@
 """Admin registrations, one module per domain."""
 
-from omnichannel.admin import conversations, predictions, profiles  # noqa: F401
+from omnichannel.admin import (
+    analytics,  # noqa: F401
+    audiences,  # noqa: F401
+    channels,  # noqa: F401
+    conversations,  # noqa: F401
+    experiments,  # noqa: F401
+    journeys,  # noqa: F401
+    predictions,  # noqa: F401
+    profiles,  # noqa: F401
+)

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.conversations.models import (
-    Assignment,
+    AgentAssignment,
     Conversation,
     FaqEntry,
     Message,
@@ -28,8 +28,8 @@ class MessageInline(admin.TabularInline):
         return False
 
 
-class AssignmentInline(admin.TabularInline):
-    model = Assignment
+class AgentAssignmentInline(admin.TabularInline):
+    model = AgentAssignment
     extra = 0
     fields = ("assigned_at", "agent", "assigned_by")
     readonly_fields = fields
@@ -75,7 +75,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "console_link",
     )
     exclude = ("visitor_id", "token_hash")
-    inlines = [MessageInline, AssignmentInline]
+    inlines = [MessageInline, AgentAssignmentInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

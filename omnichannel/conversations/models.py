@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from omnichannel.profiles.models import Profile
 
-__all__ = ["Assignment", "Conversation", "ConversationChannel", "FaqEntry", "Message"]
+__all__ = [
+    "AgentAssignment",
+    "Conversation",
+    "ConversationChannel",
+    "FaqEntry",
+    "Message",
+]
 
 
 class ConversationChannel(models.TextChoices):
@@ -215,7 +221,7 @@ class Message(models.Model):
         return ""
 
 
-class Assignment(models.Model):
+class AgentAssignment(models.Model):
     """One change of the agent a conversation is assigned to; ``agent`` is empty
     when the conversation went back to the queue."""
 
@@ -241,8 +247,8 @@ class Assignment(models.Model):
     assigned_at = models.DateTimeField(_("assigned"), default=timezone.now)
 
     class Meta:
-        verbose_name = _("assignment")
-        verbose_name_plural = _("assignments")
+        verbose_name = _("agent assignment")
+        verbose_name_plural = _("agent assignments")
         ordering = ["-assigned_at", "-id"]
 
     def __str__(self) -> str:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from omnichannel.conf import app_settings
 from omnichannel.conversations import signals
 from omnichannel.conversations.models import (
-    Assignment,
+    AgentAssignment,
     Conversation,
     ConversationChannel,
     Message,
@@ -314,7 +314,7 @@ def add_agent_reply(conversation: Conversation, agent: Any, body: str) -> Messag
         fields = ["last_message_at", "waiting_since", "handler", "updated_at"]
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
-            Assignment.objects.create(
+            AgentAssignment.objects.create(
                 conversation=locked, agent=agent, assigned_by=agent
             )
             fields.append("assigned_to")
@@ -400,10 +400,12 @@ def can_handle_conversations(user: Any) -> bool:
     )
 
 
-def assign(conversation: Conversation, agent: Any, *, by: Any) -> Assignment | None:
+def assign(
+    conversation: Conversation, agent: Any, *, by: Any
+) -> AgentAssignment | None:
     """Assign the conversation to ``agent``, or unassign it when ``agent`` is None.
 
-    Returns the new Assignment, or None when nothing changed. Raises ValueError
+    Returns the new AgentAssignment, or None when nothing changed. Raises ValueError
     when ``agent`` may not handle conversations.
     """
     if agent is not None and not can_handle_conversations(agent):
@@ -424,7 +426,7 @@ def assign(conversation: Conversation, agent: Any, *, by: Any) -> Assignment | N
             return None
         locked.assigned_to = agent
         locked.save(update_fields=["assigned_to", "updated_at"])
-        assignment = Assignment.objects.create(
+        assignment = AgentAssignment.objects.create(
             conversation=locked, agent=agent, assigned_by=by
         )
     _sync(conversation, locked)

@@ -84,6 +84,22 @@ def send_step(
             )
             return StepResult(next_step=step.get("next"))
 
+    if enrollment.context.get("dry_run"):
+        from omnichannel.consent.services import has_consent
+
+        consented = channel in ("webhook", "onsite") or has_consent(
+            profile, channel, CHANNEL_PURPOSE, at=now
+        )
+        _log(
+            enrollment,
+            StepRun.Outcome.SENT if consented else StepRun.Outcome.SKIPPED,
+            at=now,
+            step_type=step["type"],
+            reason="" if consented else "no_consent",
+            details={"dry_run": True, "channel": channel, "template": template_slug},
+        )
+        return StepResult(next_step=step.get("next"))
+
     visits = enrollment.context.setdefault("visits", {})
     visit = visits.get(key, 0) + 1
     visits[key] = visit
@@ -122,6 +138,8 @@ def _message_context(step: dict[str, Any], enrollment: Enrollment) -> dict[str, 
     if enrollment.object_type:
         context["object_type"] = enrollment.object_type
         context["object_id"] = enrollment.object_id
+    if enrollment.object_type == "cart":
+        context["cart"] = _cart_snapshot(enrollment)
     if step.get("url"):
         context["url"] = step["url"]
     if step.get("offer"):
@@ -153,3 +171,25 @@ def choose_channel(profile: Profile, channels: list[str], now: datetime) -> str 
     return max(
         allowed, key=lambda channel: (affinity.get(channel, 0), -allowed.index(channel))
     )
+
+
+def _cart_snapshot(enrollment: Enrollment) -> dict[str, Any]:
+    """Return the cart's latest lines and total, as its last change recorded them."""
+    from omnichannel.profiles.models import Event
+
+    properties = (
+        Event.objects.filter(
+            name="cart_updated",
+            object_type="cart",
+            object_id=enrollment.object_id,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("properties", flat=True)
+        .first()
+    ) or {}
+    return {
+        "id": enrollment.object_id,
+        "lines": properties.get("lines", []),
+        "total": properties.get("total", ""),
+        "currency": properties.get("currency", ""),
+    }

@@ -39,6 +39,11 @@ BUILTIN_EVENT_TYPES = frozenset(
         "message_replied",
         "message_failed",
         "message_suppressed",
+        "message_converted",
+        # Journeys
+        "journey_entered",
+        "journey_exited",
+        "journey_converted",
         # Consent
         "consent_given",
         "consent_withdrawn",
@@ -50,10 +55,6 @@ BUILTIN_EVENT_TYPES = frozenset(
         "popup_submitted",
         "chat_started",
         "chat_message",
-        # Journeys
-        "journey_entered",
-        "journey_exited",
-        "journey_converted",
         # Offers
         "offer_issued",
         "offer_seen",

@@ -13,3 +13,8 @@ profile_merged = Signal()
 #: Sent after a profile's order aggregates changed, inside the same transaction.
 #: Arguments: ``profile`` (Profile).
 profile_aggregates_changed = Signal()
+
+#: Sent when a profile was erased on the customer's request (GDPR Article 17),
+#: inside the erasure transaction. Receivers delete or send on what they hold about
+#: the person; the raw identifiers may already be wiped. Arguments: ``profile``.
+profile_erased = Signal()

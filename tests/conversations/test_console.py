@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from omnichannel.conversations import services
-from omnichannel.conversations.models import Assignment, Conversation, Message
+from omnichannel.conversations.models import AgentAssignment, Conversation, Message
 from omnichannel.predictions.models import RFMScore
 from omnichannel.profiles.models import Event
 from tests.factories import OrderEventFactory, ProfileFactory
@@ -197,7 +197,9 @@ def test_reply_adds_agent_message_and_assigns(agent_client, conversation, agent)
     conversation.refresh_from_db()
     assert conversation.assigned_to == agent
     assert conversation.waiting_since is None
-    assert Assignment.objects.filter(conversation=conversation, agent=agent).exists()
+    assert AgentAssignment.objects.filter(
+        conversation=conversation, agent=agent
+    ).exists()
 
 
 def test_reply_without_htmx_redirects(agent_client, conversation):
@@ -298,7 +300,7 @@ def test_assign_to_me_other_and_nobody(
     conversation.refresh_from_db()
     assert conversation.assigned_to is None
     history = list(
-        Assignment.objects.filter(conversation=conversation)
+        AgentAssignment.objects.filter(conversation=conversation)
         .order_by("id")
         .values_list("agent_id", flat=True)
     )
