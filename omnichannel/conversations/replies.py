@@ -1,8 +1,8 @@
 """Sending an agent's reply by email or SMS when the customer wrote that way.
 
 ``OMNICHANNEL["CONVERSATION_REPLY_SENDER"]`` names the class that sends. The default
-sends email through Django's email backend and has no SMS transport, so a project
-that replies by SMS sets a subclass that overrides :meth:`ReplySender.send_sms`.
+sends email through Django's email backend, as a reply to the customer's last email,
+and SMS through the SMS backend of ``CHANNEL_BACKENDS``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from email.utils import make_msgid
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -88,12 +89,41 @@ class ReplySender:
         return message_id
 
     def send_sms(self, message: Message, address: str) -> str:
-        raise ReplyNotSent(
-            _(
-                "No SMS transport is configured for replies. Set "
-                "OMNICHANNEL['CONVERSATION_REPLY_SENDER'] to a class that sends SMS."
-            )
+        """Send through the SMS backend of ``CHANNEL_BACKENDS``, as a service
+        message (purpose ``transactional``), so no marketing consent is needed."""
+        from omnichannel.channels.backends.base import OutgoingMessage
+        from omnichannel.channels.compose import RenderedMessage
+        from omnichannel.channels.registry import get_backend
+        from omnichannel.exceptions import InvalidAddress, ProviderError
+
+        try:
+            backend = get_backend(ConversationChannel.SMS)
+        except ImproperlyConfigured as error:
+            raise ReplyNotSent(
+                _("The SMS backend is not configured: %(error)s") % {"error": error}
+            ) from error
+        outgoing = OutgoingMessage(
+            channel=ConversationChannel.SMS,
+            to=[address],
+            rendered=RenderedMessage(
+                channel=ConversationChannel.SMS, text=message.body
+            ),
+            profile_id=message.conversation.profile_id,
+            purpose="transactional",
+            metadata={"conversation": str(message.conversation.uuid)},
         )
+        try:
+            result = backend.send(outgoing)
+        except InvalidAddress as error:
+            raise ReplyNotSent(
+                _("The SMS provider rejected the number: %(error)s") % {"error": error}
+            ) from error
+        except ProviderError as error:
+            raise ReplyNotSent(
+                _("The SMS provider did not accept the reply (%(error)s); try again.")
+                % {"error": error}
+            ) from error
+        return result.provider_message_id
 
 
 def _is_suppressed(channel: str, address: str) -> bool:

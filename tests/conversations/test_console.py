@@ -151,6 +151,18 @@ def test_conversation_shows_customer_value_and_orders(agent_client, conversation
     assert "not scored" in html
 
 
+def test_conversation_shows_churn_risk_when_scored(
+    agent_client, conversation, customer
+):
+    from omnichannel.predictions.models import CustomerPrediction
+
+    CustomerPrediction.objects.create(profile=customer, churn_risk=0.37)
+
+    html = agent_client.get(_url("console_conversation", conversation)).content.decode()
+
+    assert "37 %" in html
+
+
 def test_htmx_detail_returns_partial(agent_client, conversation):
     response = agent_client.get(
         _url("console_conversation", conversation), HTTP_HX_REQUEST="true"

@@ -139,11 +139,11 @@ def test_vip_by_rfm_group_or_value(customer, omnichannel_settings):
     assert customer_context(customer)["is_vip"] is False
 
 
-def test_churn_risk_read_when_scored(customer, monkeypatch):
-    class Prediction:
-        churn_risk = 0.37
+def test_churn_risk_read_when_scored(customer):
+    from omnichannel.predictions.models import CustomerPrediction
 
-    monkeypatch.setattr(type(customer), "prediction", Prediction(), raising=False)
+    CustomerPrediction.objects.create(profile=customer, churn_risk=0.37)
+    customer.refresh_from_db()
 
     assert customer_context(customer)["churn_risk"] == pytest.approx(0.37)
 

@@ -75,18 +75,74 @@ def test_chat_answer_is_not_sent(agent, on_commit):
     assert mail.outbox == []
 
 
-def test_sms_answer_without_transport_is_marked_failed(agent, on_commit):
+@pytest.fixture
+def sms_outbox(omnichannel_settings):
+    from omnichannel.channels.backends import locmem
+
+    omnichannel_settings(
+        CHANNEL_BACKENDS={"sms": "omnichannel.channels.backends.locmem.LocmemBackend"}
+    )
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+def _sms_conversation():
     identify(phone="+447700900123")
-    conversation = services.receive_inbound(
-        "sms", "+447700900123", "Hi", received_at=AT
+    return services.receive_inbound(
+        "sms", "447700900123", "Hi", received_at=AT
     ).conversation
 
-    with on_commit():
-        answer = services.add_agent_reply(conversation, agent, "Hello")
 
-    answer.refresh_from_db()
-    assert answer.delivery_status == Message.Delivery.FAILED
-    assert "No SMS transport" in answer.delivery_error
+def test_sms_reply_goes_through_sms_backend(agent, on_commit, sms_outbox):
+    conversation = _sms_conversation()
+
+    with on_commit():
+        reply = services.add_agent_reply(conversation, agent, "Hello by SMS")
+
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.Delivery.SENT
+    assert len(sms_outbox) == 1
+    sent = sms_outbox[0]
+    assert sent.to == ["+447700900123"]
+    assert sent.rendered.text == "Hello by SMS"
+    assert sent.purpose == "transactional"
+    assert reply.metadata["provider_message_id"] == "locmem-1"
+
+
+def test_sms_provider_error_marks_reply_failed(agent, on_commit, omnichannel_settings):
+    from omnichannel.exceptions import ProviderError
+
+    omnichannel_settings(
+        CHANNEL_BACKENDS={
+            "sms": {
+                "BACKEND": "omnichannel.channels.backends.locmem.LocmemBackend",
+                "OPTIONS": {"FAIL_WITH": [ProviderError("HTTP 503")]},
+            }
+        }
+    )
+    conversation = _sms_conversation()
+
+    with on_commit():
+        reply = services.add_agent_reply(conversation, agent, "Hello")
+
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.Delivery.FAILED
+    assert "did not accept the reply (HTTP 503)" in reply.delivery_error
+
+
+def test_sms_backend_misconfigured_marks_reply_failed(
+    agent, on_commit, omnichannel_settings
+):
+    omnichannel_settings(CHANNEL_BACKENDS={"sms": "no.such.Backend"})
+    conversation = _sms_conversation()
+
+    with on_commit():
+        reply = services.add_agent_reply(conversation, agent, "Hello")
+
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.Delivery.FAILED
+    assert "SMS backend is not configured" in reply.delivery_error
 
 
 def test_custom_sender_sends_sms(agent, on_commit, omnichannel_settings):
