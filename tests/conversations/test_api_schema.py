@@ -6,12 +6,13 @@ no server error, and every status, content type and body the schema documents.
 """
 
 import json
+import uuid
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.test import Client
-from django.urls import reverse
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -22,6 +23,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from omnichannel.conf import app_settings
+from omnichannel.conversations import services
+from omnichannel.profiles.services import identify
 
 
 def _openapi() -> dict:
@@ -36,20 +39,28 @@ chat = schema.include(tag="chat").exclude(path_regex=r"/events/$")
 
 
 @pytest.fixture
-def chat_session(omnichannel_settings):
+def keep_test_connection():
+    """Keep the database connection open across requests, as Django's test client
+    does, because the test's transaction lives on it."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def chat_session(omnichannel_settings, keep_test_connection):
     omnichannel_settings(CONVERSATION_BOT=None, CHAT_RATE_LIMITS={})
-    client = Client()
-    response = client.post(
-        reverse("omnichannel:chat_start"),
-        {"message": "Hello"},
-        content_type="application/json",
+    visitor_id = uuid.uuid4().hex
+    profile = identify(visitor_id=visitor_id)
+    conversation, token = services.start_conversation(
+        profile, visitor_id=visitor_id, body="Hello"
     )
-    assert response.status_code == 201
-    cookie = client.cookies[app_settings.VISITOR_COOKIE_NAME].value
     return {
-        "id": response.json()["conversation"]["id"],
-        "headers": {"Authorization": f"Bearer {response.json()['token']}"},
-        "cookies": {app_settings.VISITOR_COOKIE_NAME: cookie},
+        "id": str(conversation.uuid),
+        "headers": {"Authorization": f"Bearer {token}"},
+        "cookies": {app_settings.VISITOR_COOKIE_NAME: visitor_id},
     }
 
 
