@@ -342,15 +342,22 @@ class ChatView(APIView):
         return self.request.auth
 
 
-def _after(request: Request) -> int:
-    raw = request.headers.get("Last-Event-ID") or request.query_params.get("after")
+MAX_MESSAGE_ID = 2**63 - 1
+
+
+def _after(request: Request, *, last_event_id: bool = False) -> int:
+    """Return the message id after which to read; the event stream's Last-Event-ID
+    header, sent by a reconnecting browser, wins over the ``after`` parameter."""
+    raw = request.query_params.get("after")
+    if last_event_id and request.headers.get("Last-Event-ID"):
+        raw = request.headers["Last-Event-ID"]
     if raw in (None, ""):
         return 0
     try:
         after = int(raw)
     except (TypeError, ValueError):
         after = -1
-    if after < 0:
+    if not 0 <= after <= MAX_MESSAGE_ID:
         raise exceptions.ValidationError(
             {"after": [_("Must be a message id: a whole number of 0 or more.")]}
         )
@@ -513,7 +520,7 @@ class MessageStreamView(ChatView):
         tags=["chat"],
     )
     def get(self, request: Request, conversation_id: str) -> StreamingHttpResponse:
-        after = _after(request)
+        after = _after(request, last_event_id=True)
         response = StreamingHttpResponse(
             stream_messages(self.conversation.pk, after),
             content_type="text/event-stream",

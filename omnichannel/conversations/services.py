@@ -150,8 +150,7 @@ def start_conversation(
 
     A chat is bound to ``visitor_id`` (the visitor cookie) and gets a token. The
     token is returned once and stored only as a hash. Other channels get an empty
-    token.
-    ``body``, when given, becomes the first customer message.
+    token. ``body``, when given, becomes the first customer message.
     """
     from omnichannel.conversations.routing import initial_handler
     from omnichannel.profiles.services import track

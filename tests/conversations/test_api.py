@@ -110,7 +110,7 @@ def test_fetch_pages_by_hundred(visitor):
 def test_fetch_rejects_bad_after(visitor):
     visitor.start("Hi")
 
-    for value in ("abc", "-1", "1.5"):
+    for value in ("abc", "-1", "1.5", str(2**63)):
         response = visitor.messages(after=value)
         assert response.status_code == 400
         assert response.json()["code"] == "invalid"
