@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 class ReplyNotSent(Exception):
-    """A reply cannot be sent; the exception message tells the agent why."""
+    """A reply cannot be sent; the exception message gives the agent the reason."""
 
 
 class ReplySender:
