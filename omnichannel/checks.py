@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from omnichannel.conf import DEFAULTS, app_settings
+from omnichannel.conversations.checks import check_conversation_settings
 from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
 
 
@@ -48,6 +49,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_analytics()
     errors += _check_offers()
     errors += _check_segment_settings()
+    errors += check_conversation_settings()
     return errors
 
 

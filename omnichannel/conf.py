@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # Channels: channel name -> {"BACKEND": dotted path, "OPTIONS": {...}}. Channels
     # left out use the defaults in omnichannel.channels.registry.DEFAULT_BACKENDS.
     "CHANNEL_BACKENDS": {},
+    # Callables (delivery, now) -> (until, reason) or None, asked before each
+    # marketing send; the first answer defers the message.
+    "SEND_PAUSES": ["omnichannel.conversations.services.pause_during_conversation"],
     # Sender address of marketing email; None uses settings.DEFAULT_FROM_EMAIL.
     "EMAIL_FROM": None,
     # Address that receives mailto unsubscribe requests; None leaves it out.
@@ -130,6 +133,30 @@ DEFAULTS: dict[str, Any] = {
     "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
     # Segments: the longest a live count in the admin rule builder may take.
     "SEGMENT_PREVIEW_TIMEOUT": timedelta(seconds=5),
+    # Conversations
+    "PAUSE_MARKETING_DURING_CONVERSATION": True,
+    "CONVERSATION_BOT": "omnichannel.conversations.bots.faq.FaqBot",
+    "CONVERSATION_BOT_CHANNELS": ["chat"],
+    "CONVERSATION_HANDOVER_KEYWORDS": ["human", "agent", "person", "operator"],
+    "CONVERSATION_IDLE_TIMEOUT": timedelta(hours=48),
+    "CONVERSATION_REPLY_SENDER": "omnichannel.conversations.replies.ReplySender",
+    "CONVERSATION_REPLY_FROM_EMAIL": None,
+    "CHAT_MESSAGE_MAX_LENGTH": 2000,
+    "INBOUND_MESSAGE_MAX_LENGTH": 20000,
+    "CHAT_RATE_LIMITS": {
+        "start": {"visitor": "5/hour", "ip": "30/hour"},
+        "message": {"visitor": "20/min", "ip": "60/min"},
+        "read": {"visitor": "120/min", "ip": "600/min"},
+    },
+    "CHAT_RATE_LIMIT_CACHE": "default",
+    "CHAT_STREAM_SECONDS": 25,
+    "CHAT_POLL_SECONDS": 3,
+    "INBOUND_WEBHOOK_SECRET": None,
+    "VIP_RFM_GROUPS": ["champions", "loyal", "cant_lose"],
+    "VIP_SEGMENTS": ["vip"],
+    "VIP_MIN_LIFETIME_VALUE": None,
+    "VIP_COUPON": {"kind": "percent", "value": "10", "valid_days": 30, "prefix": "VIP"},
+    "VIP_THANK_YOU_DAYS": 30,
 }
 
 
@@ -154,6 +181,11 @@ class AppSettings:
 
 
 _import_cache: dict[str, Any] = {}
+
+
+def import_object(path: str) -> Any:
+    """Import the object at a dotted path once and return it from a cache after."""
+    return _import_cached(path)
 
 
 def _import_cached(path: str) -> Any:

@@ -245,3 +245,39 @@ class SegmentInUse(OmnichannelError, ValueError):
         )
         self.slug = slug
         self.users = users
+
+
+class ConversationError(OmnichannelError):
+    """A conversation cannot be read or changed as asked."""
+
+
+class ConversationClosed(ConversationError, ValueError):
+    """A message was sent to a conversation that is closed."""
+
+
+class InvalidMessage(ConversationError, ValueError):
+    """A message body is empty, too long or contains characters that cannot be
+    stored. ``field`` names the input that carried it."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+class InvalidInboundMessage(ConversationError, ValueError):
+    """An inbound email or SMS cannot be added to a conversation.
+
+    ``field`` names the input that was wrong (``channel``, ``sender_address``,
+    ``text`` or ``received_at``).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class CouponUnavailable(ConversationError, RuntimeError):
+    """The shop cannot create a discount code for a conversation."""

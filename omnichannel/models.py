@@ -4,6 +4,7 @@ from omnichannel.analytics.models import *  # noqa: F401,F403
 from omnichannel.audiences.models import *  # noqa: F401,F403
 from omnichannel.channels.models import *  # noqa: F401,F403
 from omnichannel.consent.models import *  # noqa: F401,F403
+from omnichannel.conversations.models import *  # noqa: F401,F403
 from omnichannel.experiments.models import *  # noqa: F401,F403
 from omnichannel.journeys.models import *  # noqa: F401,F403
 from omnichannel.offers.models import *  # noqa: F401,F403

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
+from omnichannel.conversations import receivers as conversation_receivers  # noqa: F401
 from omnichannel.exceptions import InvalidIdentifier
 
 # Each domain's handlers are connected by importing its receivers module.

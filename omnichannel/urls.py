@@ -13,4 +13,5 @@ urlpatterns: list = [
     path("api/", include("omnichannel.experiments.urls")),
     path("api/", include("omnichannel.offers.urls")),
     path("", include("omnichannel.segments.urls")),
+    path("", include("omnichannel.conversations.urls")),
 ]

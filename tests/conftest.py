@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
+# Browser fixtures (chrome, chrome_factory) for any test that needs them.
+from tests.browser import chrome, chrome_factory  # noqa: F401
 from tests.celery_app import app as celery_app  # noqa: F401
 
 

@@ -28,7 +28,7 @@ from omnichannel.channels.models import (
 from omnichannel.channels.registry import get_backend
 from omnichannel.channels.rendering import build_context, prefetch
 from omnichannel.channels.signals import delivery_status_changed
-from omnichannel.conf import app_settings
+from omnichannel.conf import app_settings, import_object
 from omnichannel.consent.models import Purpose, Suppression
 from omnichannel.consent.services import has_consent, is_suppressed
 from omnichannel.consent.unsubscribe import build_unsubscribe_headers
@@ -231,6 +231,18 @@ def _guard(
     return "", "", allowed
 
 
+def _paused_until(delivery: Delivery, now: datetime) -> tuple[datetime, str] | None:
+    """Ask each callable in ``SEND_PAUSES`` whether the send must wait; return the
+    first (until, reason) given. A paused message is deferred, never dropped."""
+    if delivery.template.purpose == Purpose.TRANSACTIONAL:
+        return None
+    for path in app_settings.SEND_PAUSES:
+        answer = import_object(path)(delivery, now)
+        if answer is not None:
+            return answer
+    return None
+
+
 def _shortener(delivery: Delivery, tracked: bool) -> Callable[[str], str]:
     def shorten(url: str) -> str:
         for _attempt in range(3):
@@ -321,6 +333,11 @@ def dispatch_delivery(delivery_id: int) -> Delivery:
         status, reason, addresses = _guard(delivery, backend, now)
         if status:
             _refuse(delivery, status, reason)
+            return delivery
+        pause = _paused_until(delivery, now)
+        if pause is not None:
+            until, reason = pause
+            _set_status(delivery, Status.DEFERRED, reason, next_attempt_at=until)
             return delivery
         try:
             rendered, tracked = render_for(delivery, at=now)

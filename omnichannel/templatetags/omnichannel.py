@@ -1,7 +1,8 @@
 """Template tags of the app: ``{% load omnichannel %}``.
 
 Each domain keeps its tags in its own section below. Every tag is a thin wrapper
-over a plain function of its domain, and no tag raises while a page renders.
+over a plain function of its domain that tests call directly, and no tag raises
+while a page renders.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import logging
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
+
+from omnichannel.conversations.widget import chat_widget_html
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +69,11 @@ def offer_popup(context: Any, slug: str, profile: Any = None) -> dict[str, Any]:
     except Exception:
         logger.exception("offer_popup %s failed; rendering nothing", slug)
         return {"offer": None, "slug": slug}
+
+
+@register.simple_tag
+def omnichannel_chat_widget(
+    title: str | None = None, greeting: str | None = None, transport: str = "auto"
+) -> SafeString:
+    """Put the chat widget on the page: ``{% omnichannel_chat_widget %}``."""
+    return chat_widget_html(title=title, greeting=greeting, transport=transport)

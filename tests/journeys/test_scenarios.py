@@ -318,3 +318,22 @@ def test_vip_welcome_reentry(
         assert Enrollment.objects.order_by(
             "-pk"
         ).first().step_runs.first().step_key == ("tag")
+
+
+def test_open_conversation_pauses_marketing(
+    cascade, django_capture_on_commit_callbacks
+):
+    from omnichannel.conversations.services import start_conversation
+
+    profile = zoe()
+    start = datetime(2026, 12, 4, 10, 0, tzinfo=BERLIN)
+    start_cart(profile, start)
+    with time_machine.travel(start + timedelta(minutes=50), tick=False):
+        start_conversation(profile, visitor_id="a" * 32, body="Where is my parcel?")
+
+    run_at(start + timedelta(hours=1), django_capture_on_commit_callbacks)
+
+    assert mail.outbox == []
+    delivery = Delivery.objects.get(step_key="email_1")
+    assert delivery.status == Delivery.Status.DEFERRED
+    assert delivery.reason == "conversation_open"

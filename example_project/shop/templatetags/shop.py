@@ -67,3 +67,10 @@ def personal_offer(context: Any, slug: str, style: str = "code") -> SafeString |
         return render_to_string("omnichannel/offers/offer_popup.html", values)
     values = tags.offer_code(context, slug)
     return render_to_string("omnichannel/offers/offer_code.html", values)
+
+
+@register.simple_tag
+def omnichannel_installed() -> bool:
+    """Return whether the omnichannel app is installed, so the shop's templates
+    can add its chat widget and still render without it."""
+    return apps.is_installed("omnichannel")

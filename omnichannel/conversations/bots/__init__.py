@@ -1,0 +1,1 @@
+"""Bots that reply to chat messages before a human does; see ``base.BaseBot``."""
