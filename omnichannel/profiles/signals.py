@@ -13,3 +13,14 @@ profile_merged = Signal()
 #: Sent after a profile's order aggregates changed, inside the same transaction.
 #: Arguments: ``profile`` (Profile).
 profile_aggregates_changed = Signal()
+
+#: Sent after a merge was undone, inside the transaction that undid it.
+#: Arguments: ``survivor``, ``loser`` (Profile), ``merge`` (ProfileMerge).
+profile_merge_undone = Signal()
+
+#: Sent when a profile was erased on request, inside the erasing transaction, after
+#: its identifiers were deleted. Arguments: ``profile`` (Profile) and
+#: ``identities``, the ``(kind, value)`` pairs the profile held before erasure, so
+#: that receivers can remove the person from outside systems such as ad audiences.
+#: Receivers must not store those values.
+profile_erased = Signal()
