@@ -1,3 +1,3 @@
 """Admin registrations, one module per domain."""
 
-from omnichannel.admin import predictions, profiles  # noqa: F401
+from omnichannel.admin import consent, predictions, profiles  # noqa: F401

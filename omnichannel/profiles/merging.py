@@ -212,7 +212,9 @@ def undo_merge(merge: ProfileMerge, *, actor: str = "") -> ProfileMerge:
         merge.undone_by = actor[:150]
         merge.save(update_fields=["undone_at", "undone_by"])
         loser.refresh_from_db()
-        logger.info("undid merge %s of profile %s into %s", merge.pk, loser.pk, survivor.pk)
+        logger.info(
+            "undid merge %s of profile %s into %s", merge.pk, loser.pk, survivor.pk
+        )
         signals.profile_merge_undone.send(
             sender=Profile, survivor=survivor, loser=loser, merge=merge
         )
@@ -264,7 +266,9 @@ def _move_related_rows(survivor: Profile, loser: Profile) -> dict[str, list[str]
     return moved
 
 
-def _move_back(relation: Any, survivor: Profile, loser: Profile, pks: list[str]) -> None:
+def _move_back(
+    relation: Any, survivor: Profile, loser: Profile, pks: list[str]
+) -> None:
     model = relation.related_model
     field_name = relation.field.name
     hook = getattr(model, "unmerge_profiles", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid as uuid_module
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,6 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, models, transaction
 from django.utils import timezone
 
-from omnichannel.conf import app_settings
 from omnichannel.exceptions import InvalidIdentifier, MergeError, ProfileErased
 from omnichannel.profiles import signals
 from omnichannel.profiles.aggregates import (
@@ -397,7 +397,11 @@ def find_profile(
     """
     profile = None
     if uuid is not None:
-        profile = Profile.objects.filter(uuid=uuid).first()
+        try:
+            key = uuid_module.UUID(str(uuid))
+        except ValueError:
+            raise InvalidIdentifier("profile", f"{uuid!r} is not a uuid.") from None
+        profile = Profile.objects.filter(uuid=key).first()
     elif email or phone:
         kind, value = (
             (Kind.EMAIL, normalise_email(email))

@@ -1,0 +1,82 @@
+"""The base view and error format shared by the app's REST API.
+
+Every error response is a JSON object with ``detail`` (a translated sentence) and
+``code`` (a stable machine-readable string); validation errors add ``errors``, a
+dict of field name to messages (for a batch, event index to such a dict).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from omnichannel.authentication import APIKeyAuthentication, HasScopes
+from omnichannel.conf import app_settings
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "request_too_large"
+    default_detail = _("The request body is too large.")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render API errors as ``{"detail", "code"[, "errors"]}``."""
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "detail": str(_("The request has invalid fields; see errors.")),
+            "code": "invalid",
+            "errors": exc.detail,
+        }
+        return response
+    detail = exc.detail
+    code = exc.get_codes() if not isinstance(detail, list | dict) else None
+    response.data = {
+        "detail": str(detail) if not isinstance(detail, list | dict) else detail,
+        "code": code if isinstance(code, str) else exc.default_code,
+    }
+    return response
+
+
+class OmnichannelAPIView(APIView):
+    """Base view: API key authentication, scopes, JSON only, the app's errors.
+
+    Subclasses set ``required_scopes``. The request body is checked against
+    ``API_MAX_REQUEST_BYTES`` before it is read.
+    """
+
+    authentication_classes = [APIKeyAuthentication]
+    permission_classes = [HasScopes]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    required_scopes: tuple[str, ...] | dict[str, tuple[str, ...]] = ()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        limit = app_settings.API_MAX_REQUEST_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise RequestTooLarge(
+                _(
+                    "The request body is %(length)d bytes; the limit is %(limit)d. "
+                    "Send fewer events per batch."
+                )
+                % {"length": length, "limit": limit}
+            )
