@@ -275,9 +275,12 @@ def _move_back(
     if hook is not None:
         hook(survivor, loser, pks)
         return
-    model._default_manager.filter(pk__in=pks, **{field_name: survivor}).update(
-        **{field_name: loser}
-    )
+    rows = model._default_manager.filter(**{field_name: survivor})
+    if not relation.one_to_one:
+        rows = rows.filter(pk__in=pks)
+    # A one-to-one row may use the profile as its primary key, which the move
+    # changed; the survivor had no such row before the merge, so this is it.
+    rows.update(**{field_name: loser})
 
 
 def _move_one_to_one(

@@ -257,7 +257,7 @@ def _resolve(
     if merged:
         survivor.refresh_from_db()
 
-    _attach_identities(survivor, identifiers, source)
+    _attach_identities(survivor, identifiers, source, set(locked))
     _apply_traits(survivor, traits)
     return Resolution(profile=survivor, created=created, merged=merged)
 
@@ -313,9 +313,15 @@ def _move_weak_identities(
         )
 
 
-def _attach_identities(profile: Profile, identifiers: Identifiers, source: str) -> None:
+def _attach_identities(
+    profile: Profile, identifiers: Identifiers, source: str, known: set[int]
+) -> None:
+    """Attach the identifiers nobody owns; ``known`` are the profiles locked at the
+    start, so an owner outside it was created by a concurrent request."""
     now = timezone.now()
     owners = _owners(identifiers)
+    if any(owner not in known and owner != profile.pk for owner in owners.values()):
+        raise _StaleRead
     held: dict[str, set[str]] = {}
     for kind, value in Identity.objects.filter(profile=profile).values_list(
         "kind", "value"
