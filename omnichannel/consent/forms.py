@@ -89,7 +89,11 @@ class PreferenceCentreForm(forms.Form):
         return [self[f"remove_{preference.pk}"] for preference in self.preferences]
 
     def save(self, *, ip_address: str | None, user_agent: str) -> int:
-        """Record what changed in the ledger; return the number of rows written."""
+        """Record the boxes the customer changed; return the ledger rows written.
+
+        A box left as it was shown writes nothing, so saving the page does not
+        record a withdrawal of consent that was never given.
+        """
         proof = {
             "source": "preference-centre",
             "ip_address": ip_address,
@@ -98,6 +102,8 @@ class PreferenceCentreForm(forms.Form):
         written = 0
         with transaction.atomic():
             for channel in self.channels:
+                if f"channel_{channel}" not in self.changed_data:
+                    continue
                 wording = self.wordings[channel]
                 record = set_consent(
                     self.profile,
@@ -109,6 +115,8 @@ class PreferenceCentreForm(forms.Form):
                 )
                 written += record is not None
             for topic in self.topics:
+                if f"topic_{topic.slug}" not in self.changed_data:
+                    continue
                 for channel in self.channels:
                     record = set_consent(
                         self.profile,
