@@ -12,7 +12,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -55,6 +57,38 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+ERROR_RESPONSE = inline_serializer(
+    "Error",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "errors": serializers.DictField(
+            required=False, help_text="Messages per field (per event index in a batch)."
+        ),
+    },
+)
+
+
+class OmnichannelAutoSchema(AutoSchema):
+    """Document the error responses every view of the API can return."""
+
+    # NOTE: _get_response_bodies is internal to drf-spectacular (0.30); the public
+    # get_response_serializers is replaced wholesale by @extend_schema(responses=).
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
+        bodies = super()._get_response_bodies(direction)
+        codes = ["401", "403"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["400", "415"]
+        if "{" in self.path:
+            codes += ["404"]
+        for code in codes:
+            if code not in bodies:
+                bodies[code] = self._get_response_for_code(
+                    ERROR_RESPONSE, code, direction=direction
+                )
+        return bodies
+
+
 class OmnichannelAPIView(APIView):
     """Base view: API key authentication, scopes, JSON only, the app's errors.
 
@@ -67,6 +101,7 @@ class OmnichannelAPIView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
     required_scopes: tuple[str, ...] | dict[str, tuple[str, ...]] = ()
+    schema = OmnichannelAutoSchema()
 
     def get_exception_handler(self) -> Any:
         return exception_handler

@@ -19,9 +19,9 @@ from omnichannel.consent.models import Channel, ConsentRecord, Purpose
 from omnichannel.consent.services import consent_state, record_consent
 from omnichannel.consent.sms import handle_sms_keyword
 from omnichannel.exceptions import InvalidIdentifier, ProfileErased
-from omnichannel.profiles.api import ERROR_RESPONSE, ProfileGone, get_live_profile
+from omnichannel.profiles.api import ProfileGone, get_live_profile
 from omnichannel.profiles.services import identify
-from omnichannel.rest import OmnichannelAPIView
+from omnichannel.rest import ERROR_RESPONSE, OmnichannelAPIView
 
 
 class _IdentifiedSerializer(serializers.Serializer):

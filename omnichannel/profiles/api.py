@@ -25,14 +25,16 @@ from omnichannel.profiles.services import (
     record_preference,
     resolve_profile,
 )
-from omnichannel.rest import OmnichannelAPIView
+from omnichannel.rest import ERROR_RESPONSE, OmnichannelAPIView
 
 
 class EventSerializer(serializers.Serializer):
     """One event. Give ``profile`` or at least one identifier."""
 
     event = serializers.CharField(
-        max_length=64, help_text="A built-in event type or one of EXTRA_EVENT_TYPES."
+        min_length=1,
+        max_length=64,
+        help_text="A built-in event type or one of EXTRA_EVENT_TYPES.",
     )
     email = serializers.EmailField(required=False)
     phone = serializers.CharField(
@@ -55,7 +57,7 @@ class EventSerializer(serializers.Serializer):
     revenue = serializers.DecimalField(
         required=False, max_digits=14, decimal_places=2, coerce_to_string=False
     )
-    currency = serializers.CharField(required=False, min_length=3, max_length=3)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
     idempotency_key = serializers.CharField(
         required=False,
         max_length=200,
@@ -82,7 +84,7 @@ class IdentifySerializer(serializers.Serializer):
     visitor_id = serializers.CharField(required=False, max_length=64)
     external_id = serializers.CharField(required=False, max_length=255)
     source = serializers.CharField(required=False, max_length=32, default="api")
-    traits = TraitsSerializer(required=False)
+    traits = TraitsSerializer(required=False, allow_null=True)
 
 
 class IdentityOutSerializer(serializers.Serializer):
@@ -154,14 +156,6 @@ BATCH_RESPONSE = inline_serializer(
             child=serializers.IntegerField(),
             help_text="Indexes of events skipped because their key was stored before.",
         ),
-    },
-)
-ERROR_RESPONSE = inline_serializer(
-    "Error",
-    {
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "errors": serializers.DictField(required=False),
     },
 )
 
