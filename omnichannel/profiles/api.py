@@ -223,7 +223,7 @@ class EventView(OmnichannelAPIView):
             raise _invalid(rejected.errors["0"]) from None
         if outcome.events:
             event = outcome.events[0]
-            profile = outcome.profiles[event.profile_id]
+            profile = Profile.objects.get(pk=event.profile_id)
         else:
             event = Event.objects.select_related("profile").get(
                 idempotency_key=item.idempotency_key

@@ -85,7 +85,12 @@ class IdentifyInput:
     traits: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_event(data: Any, *, now: datetime | None = None) -> tuple[EventInput, Errors]:
+def parse_event(
+    data: Any,
+    *,
+    now: datetime | None = None,
+    event_types: frozenset[str] | None = None,
+) -> tuple[EventInput, Errors]:
     """Validate one event object; return it and the errors per field."""
     errors: Errors = {}
     if not isinstance(data, dict):
@@ -98,7 +103,7 @@ def parse_event(data: Any, *, now: datetime | None = None) -> tuple[EventInput, 
     if not isinstance(name, str) or not name:
         errors["event"] = [_("This field is required: the event type, a string.")]
         name = ""
-    elif name not in known_event_types():
+    elif name not in (event_types or known_event_types()):
         errors["event"] = [
             _(
                 "Unknown event type %(name)r. Use a built-in type or add it to "
@@ -163,10 +168,11 @@ def parse_batch(
             ]
         }
     now = now or timezone.now()
+    event_types = known_event_types()
     events = []
     item_errors: dict[str, Errors] = {}
     for index, item in enumerate(items):
-        event, errors = parse_event(item, now=now)
+        event, errors = parse_event(item, now=now, event_types=event_types)
         events.append(event)
         if errors:
             item_errors[str(index)] = errors

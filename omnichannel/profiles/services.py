@@ -233,6 +233,12 @@ def _resolve(
     ):
         raise _StaleRead
 
+    if len(locked) == 1 and len(owners) == len(identifiers.pairs):
+        # The usual call: every identifier already belongs to this one profile.
+        (profile,) = locked.values()
+        _apply_traits(profile, traits)
+        return Resolution(profile=profile)
+
     candidates = sorted(locked.values(), key=lambda p: _precedence(p, owners))
     survivor = candidates[0] if candidates else None
     if survivor is not None and _cannot_take(survivor, identifiers, owners):
