@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_region_and_zone()
     errors += _check_types()
     errors += _check_identity_and_consent()
+    errors += _check_analytics()
     return errors
 
 
@@ -157,6 +159,10 @@ def _check_types() -> list[Any]:
             )
         )
     return errors
+
+
+# A development server on the developer's machine runs on http; that is fine there.
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def _check_identity_and_consent() -> list[Any]:
@@ -285,7 +291,12 @@ def _check_api_limits() -> list[Any]:
 def _check_consent_settings() -> list[Any]:
     errors: list[Any] = []
     site_url = app_settings.SITE_URL
-    if isinstance(site_url, str) and not site_url.startswith("https://"):
+    host = urlsplit(site_url).hostname if isinstance(site_url, str) else None
+    if (
+        isinstance(site_url, str)
+        and not site_url.startswith("https://")
+        and host not in LOCAL_HOSTS
+    ):
         errors.append(
             Warning(
                 f"OMNICHANNEL['SITE_URL'] = {site_url!r} is not an https address, so "
@@ -380,3 +391,53 @@ def _check_merge_hooks() -> list[Any]:
                 )
             )
     return warnings
+
+
+ANALYTICS_WINDOWS = (
+    "ATTRIBUTION_WINDOW",
+    "JOURNEY_CONVERSION_WINDOW",
+    "CART_RECOVERY_WINDOW",
+    "LIFECYCLE_DROP_OFF_AFTER",
+    "LIFECYCLE_LAPSE_AFTER",
+)
+
+
+def _check_analytics() -> list[Any]:
+    errors = []
+    for name in ANALYTICS_WINDOWS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta():
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use for example timedelta(days=7); the default is "
+                    f"{DEFAULTS[name]!r}.",
+                    id="omnichannel.E070",
+                )
+            )
+    seconds = app_settings.ANALYTICS_CACHE_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['ANALYTICS_CACHE_SECONDS'] = {seconds!r} is not a "
+                "whole number of seconds.",
+                hint="Use 0 to turn the dashboard cache off, or a positive integer.",
+                id="omnichannel.E071",
+            )
+        )
+    drop_off = app_settings.LIFECYCLE_DROP_OFF_AFTER
+    lapse = app_settings.LIFECYCLE_LAPSE_AFTER
+    if (
+        isinstance(drop_off, timedelta)
+        and isinstance(lapse, timedelta)
+        and lapse < drop_off
+    ):
+        errors.append(
+            Warning(
+                "OMNICHANNEL['LIFECYCLE_LAPSE_AFTER'] is shorter than "
+                "'LIFECYCLE_DROP_OFF_AFTER', so buyers drop off sooner than browsers.",
+                hint="Customers who bought usually get the longer quiet time.",
+                id="omnichannel.W070",
+            )
+        )
+    return errors

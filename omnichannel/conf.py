@@ -90,6 +90,17 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Journeys
+    "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
+    "STAFF_NOTIFICATION_EMAILS": [],
+    "ENGINE_BATCH_SIZE": 200,
+    # Analytics
+    "ATTRIBUTION_WINDOW": timedelta(days=5),
+    "JOURNEY_CONVERSION_WINDOW": timedelta(days=7),
+    "CART_RECOVERY_WINDOW": timedelta(days=7),
+    "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
+    "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
+    "ANALYTICS_CACHE_SECONDS": 600,
 }
 
 

@@ -60,3 +60,20 @@ class InvalidToken(OmnichannelError, ValueError):
 
 class LedgerError(OmnichannelError, PermissionError):
     """Code tried to change or delete a row of an append-only ledger."""
+
+
+class ExperimentError(OmnichannelError, ValueError):
+    """An experiment or one of its variants is set up in a way that cannot run.
+
+    ``field`` names the offending field (``weight``, ``holdout_share``, ...) when one
+    field is to blame, so that forms can attach the message to it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class InsufficientData(OmnichannelError, ValueError):
+    """A statistic cannot be computed from the counts given (an empty group, say)."""

@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from omnichannel.exceptions import InvalidIdentifier
+from omnichannel.journeys import receivers as journey_receivers  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ app_name = "omnichannel"
 api_urlpatterns: list = [
     *profiles_urls.api_urlpatterns,
     *consent_urls.api_urlpatterns,
+    path("", include("omnichannel.experiments.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from omnichannel.experiments.models import Experiment, Variant
 from omnichannel.profiles.models import Event, Identity, Profile
 
 
@@ -76,3 +77,21 @@ class TopicFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"topic-{n}")
     name = factory.Sequence(lambda n: f"Topic {n}")
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Experiment
+
+    key = factory.Sequence(lambda n: f"experiment-{n}")
+    name = factory.Sequence(lambda n: f"Experiment {n}")
+    status = Experiment.Status.RUNNING
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Variant
+
+    experiment = factory.SubFactory(ExperimentFactory)
+    key = factory.Sequence(lambda n: f"variant-{n}")
+    weight = 1

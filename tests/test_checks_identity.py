@@ -43,3 +43,7 @@ def test_checks_report_bad_settings(settings, expected):
 
 def test_checks_accept_dict_identity_limit():
     assert ids(MAX_IDENTITIES_PER_KIND={"email": 2, "phone": 1}) == set()
+
+
+def test_checks_allow_http_on_local_development_server():
+    assert "omnichannel.W011" not in ids(SITE_URL="http://127.0.0.1:8000")

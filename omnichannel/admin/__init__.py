@@ -1,3 +1,10 @@
 """Admin registrations, one module per domain."""
 
-from omnichannel.admin import consent, predictions, profiles  # noqa: F401
+from omnichannel.admin import (
+    analytics,  # noqa: F401
+    consent,  # noqa: F401
+    experiments,  # noqa: F401
+    journeys,  # noqa: F401
+    predictions,  # noqa: F401
+    profiles,  # noqa: F401
+)

@@ -39,6 +39,10 @@ BUILTIN_EVENT_TYPES = frozenset(
         "message_replied",
         "message_failed",
         "message_suppressed",
+        # Journeys
+        "journey_entered",
+        "journey_exited",
+        "journey_converted",
         # Consent
         "consent_given",
         "consent_withdrawn",

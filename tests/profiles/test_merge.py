@@ -67,6 +67,28 @@ def _event(profile):
     )
 
 
+def _enrollment(profile):
+    from omnichannel.journeys.models import Enrollment, Journey, JourneyVersion
+
+    journey, _ = Journey.objects.get_or_create(
+        slug="cart-cascade", defaults={"name": "Cart", "trigger_type": "event"}
+    )
+    version, _ = JourneyVersion.objects.get_or_create(
+        journey=journey, number=1, defaults={"graph": {"start": "", "steps": {}}}
+    )
+    Enrollment.objects.create(journey=journey, version=version, profile=profile)
+
+
+def _assignment(profile):
+    from omnichannel.experiments.models import Assignment
+    from tests.factories import VariantFactory
+
+    variant = VariantFactory()
+    Assignment.objects.create(
+        experiment=variant.experiment, variant=variant, profile=profile
+    )
+
+
 # One maker per model with a foreign key to Profile. A new related model must get a
 # maker here, so that the merge test below covers it.
 ROW_MAKERS = {
@@ -78,6 +100,8 @@ ROW_MAKERS = {
     "omnichannel.Preference": _preference,
     "omnichannel.SegmentMembership": _segment_membership,
     "omnichannel.RFMScore": _rfm,
+    "omnichannel.Enrollment": _enrollment,
+    "omnichannel.Assignment": _assignment,
 }
 
 

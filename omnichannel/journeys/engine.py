@@ -1,0 +1,510 @@
+"""The journey engine: enrolling customers, and walking due enrollments.
+
+Waits live in the database as ``Enrollment.next_run_at``. A tick claims due rows with
+``select_for_update(skip_locked=True)``, so any number of workers can run ticks at
+once without taking the same row. Each enrollment advances in its own transaction
+until it waits or ends. A send writes a Delivery row under the unique key
+``"{enrollment}:{step}:{visit}"`` and hands it to the channel after commit, so a retry
+or a second worker cannot send twice.
+
+Guards run when a message is about to be sent, never when it is scheduled: the
+journey's goal, quiet hours in the recipient's time zone and frequency caps here,
+consent and suppression in the channel's dispatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zoneinfo
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from omnichannel.journeys import signals
+from omnichannel.journeys.graph import parse_step_duration
+from omnichannel.journeys.models import (
+    Enrollment,
+    Journey,
+    JourneyVersion,
+    ReentryPolicy,
+    StepRun,
+    TriggerType,
+)
+from omnichannel.profiles.models import Event, Profile
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS_PER_ADVANCE = 100
+DEFAULT_BATCH_SIZE = 200
+STUCK_RETRY_DELAY = timedelta(minutes=1)
+
+
+# Enrolling
+
+
+def enroll(
+    journey: Journey,
+    profile: Profile,
+    *,
+    at: datetime | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    trigger: dict[str, Any] | None = None,
+) -> Enrollment | None:
+    """Start a run of ``journey`` for ``profile``; return None when rules forbid it.
+
+    A journey keyed by object restarts the timers of the run on the same object
+    instead of starting a second one. Re-entry follows the journey's policy.
+    """
+    at = at or timezone.now()
+    if journey.status != Journey.Status.ACTIVE or journey.current_version_id is None:
+        return None
+    if not journey.keyed_by_object:
+        object_type, object_id = "", ""
+
+    active = Enrollment.objects.filter(
+        journey=journey,
+        profile=profile,
+        object_type=object_type,
+        object_id=str(object_id),
+        status=Enrollment.Status.ACTIVE,
+    ).first()
+    if active is not None:
+        if journey.keyed_by_object:
+            _restart_timers(active, at)
+        return None
+    if not _reentry_allowed(journey, profile, at, object_type, str(object_id)):
+        return None
+
+    version = journey.current_version
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                journey=journey,
+                version=version,
+                profile=profile,
+                object_type=object_type,
+                object_id=str(object_id),
+                current_step=version.graph["start"],
+                step_entered_at=at,
+                next_run_at=at,
+                entered_at=at,
+                last_trigger_at=at,
+                context={"trigger": trigger or {}},
+            )
+    except IntegrityError:
+        # Another process enrolled the same customer a moment ago.
+        return None
+    _log(enrollment, StepRun.Outcome.ENTERED, at=at)
+    _emit(
+        "journey_entered",
+        enrollment,
+        at,
+        {"trigger": (trigger or {}).get("type", "")},
+    )
+    logger.info(
+        "profile %s entered journey %s (enrollment %s)",
+        profile.pk,
+        journey.pk,
+        enrollment.pk,
+    )
+    signals.enrollment_started.send(sender=Enrollment, enrollment=enrollment)
+    return enrollment
+
+
+def _reentry_allowed(
+    journey: Journey, profile: Profile, at: datetime, object_type: str, object_id: str
+) -> bool:
+    earlier = Enrollment.objects.filter(journey=journey, profile=profile)
+    if journey.keyed_by_object:
+        earlier = earlier.filter(object_type=object_type, object_id=object_id)
+    last = earlier.order_by("-entered_at").values_list("entered_at", flat=True).first()
+    if last is None:
+        return True
+    if journey.reentry_policy == ReentryPolicy.NEVER:
+        return False
+    if journey.reentry_policy == ReentryPolicy.AFTER_DAYS:
+        return at - last >= timedelta(days=journey.reentry_days)
+    return True
+
+
+def _restart_timers(enrollment: Enrollment, at: datetime) -> None:
+    enrollment.last_trigger_at = at
+    step = enrollment.version.graph["steps"].get(enrollment.current_step, {})
+    fields = ["last_trigger_at", "updated_at"]
+    if step.get("type") == "wait" and step.get("anchor") == "trigger":
+        enrollment.next_run_at = _wait_due(step, enrollment, enrollment.profile)
+        fields.append("next_run_at")
+    enrollment.save(update_fields=fields)
+
+
+# Reacting to events
+
+
+def handle_event(event: Event) -> None:
+    """End runs whose goal the event reaches, wake runs waiting for it, enroll."""
+    if event.source == "import":
+        return
+    _reach_goals(event)
+    _wake_waiting(event)
+    for journey in _journeys_triggered_by(event):
+        if journey.trigger_config.get("condition") and not _profile_matches(
+            journey.trigger_config["condition"], event.profile, event.occurred_at
+        ):
+            continue
+        enroll(
+            journey,
+            event.profile,
+            at=event.occurred_at,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            trigger={"type": "event", "event": event.name, "event_id": event.pk},
+        )
+
+
+def _journeys_triggered_by(event: Event) -> Iterable[Journey]:
+    journeys = Journey.objects.filter(
+        status=Journey.Status.ACTIVE,
+        trigger_type=TriggerType.EVENT,
+        trigger_config__event=event.name,
+    ).select_related("current_version")
+    for journey in journeys:
+        wanted = journey.trigger_config.get("properties") or {}
+        if all(event.properties.get(key) == value for key, value in wanted.items()):
+            yield journey
+
+
+def _profile_matches(rule: dict[str, Any], profile: Profile, at: datetime) -> bool:
+    from omnichannel.segments import conditions as segment_conditions
+
+    return segment_conditions.evaluate(rule, profile, now=at)
+
+
+def _goal_query(journey: Journey, enrollment: Enrollment, until: datetime) -> Q:
+    events = journey.goal.get("events") or []
+    query = Q(
+        profile_id=enrollment.profile_id,
+        name__in=events,
+        occurred_at__gte=enrollment.entered_at,
+        occurred_at__lte=until,
+    )
+    if journey.goal.get("same_object") and enrollment.object_id:
+        query &= Q(object_type=enrollment.object_type, object_id=enrollment.object_id)
+    return query
+
+
+def _reach_goals(event: Event) -> None:
+    candidates = Enrollment.objects.filter(
+        profile_id=event.profile_id, status=Enrollment.Status.ACTIVE
+    ).select_related("journey", "version", "profile")
+    for enrollment in candidates:
+        goal = enrollment.journey.goal
+        if event.name not in (goal.get("events") or []):
+            continue
+        if event.occurred_at < enrollment.entered_at:
+            continue
+        if goal.get("same_object") and enrollment.object_id:
+            if (event.object_type, event.object_id) != (
+                enrollment.object_type,
+                enrollment.object_id,
+            ):
+                continue
+        finish(
+            enrollment, Enrollment.Status.CONVERTED, "goal_reached", at=timezone.now()
+        )
+
+
+def _wake_waiting(event: Event) -> None:
+    waiting = Enrollment.objects.filter(
+        profile_id=event.profile_id, status=Enrollment.Status.ACTIVE
+    ).select_related("version")
+    for enrollment in waiting:
+        if event.occurred_at < enrollment.step_entered_at:
+            continue
+        step = enrollment.version.graph["steps"].get(enrollment.current_step, {})
+        if step.get("type") != "wait_for_event" or step.get("event") != event.name:
+            continue
+        enrollment.next_run_at = timezone.now()
+        enrollment.save(update_fields=["next_run_at", "updated_at"])
+
+
+# Running due enrollments
+
+
+def run_due(
+    now: datetime | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batches: int | None = None,
+) -> int:
+    """Advance every enrollment due at ``now``; return how many were advanced.
+
+    Safe to run in several processes at once: each batch is claimed with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` and advanced in that transaction.
+    """
+    now = now or timezone.now()
+    advanced = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            claimed = list(
+                Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(
+                    status=Enrollment.Status.ACTIVE,
+                    next_run_at__lte=now,
+                    journey__status__in=(
+                        Journey.Status.ACTIVE,
+                        Journey.Status.ARCHIVED,
+                    ),
+                )
+                .order_by("next_run_at", "id")[:batch_size]
+            )
+            if not claimed:
+                break
+            journeys = {
+                j.pk: j
+                for j in Journey.objects.filter(pk__in={e.journey_id for e in claimed})
+            }
+            versions = {
+                v.pk: v
+                for v in JourneyVersion.objects.filter(
+                    pk__in={e.version_id for e in claimed}
+                )
+            }
+            profiles = Profile.objects.in_bulk({e.profile_id for e in claimed})
+            for enrollment in claimed:
+                enrollment.journey = journeys[enrollment.journey_id]
+                enrollment.version = versions[enrollment.version_id]
+                enrollment.profile = profiles[enrollment.profile_id]
+                _advance_safely(enrollment, now)
+                _push_if_stuck(enrollment, now)
+        advanced += len(claimed)
+        batches += 1
+    if advanced:
+        logger.info("advanced %d due enrollments", advanced)
+    return advanced
+
+
+def _push_if_stuck(enrollment: Enrollment, now: datetime) -> None:
+    """Move a run that is still due after advancing a minute on, so that one
+    faulty run cannot hold a tick in a loop."""
+    stuck = Enrollment.objects.filter(
+        pk=enrollment.pk, status=Enrollment.Status.ACTIVE, next_run_at__lte=now
+    ).update(next_run_at=now + STUCK_RETRY_DELAY)
+    if stuck:
+        logger.warning(
+            "enrollment %s at step %s made no progress; retrying in a minute",
+            enrollment.pk,
+            enrollment.current_step,
+        )
+
+
+def _advance_safely(enrollment: Enrollment, now: datetime) -> None:
+    try:
+        with transaction.atomic():
+            advance(enrollment, now)
+    except Exception:
+        logger.exception(
+            "enrollment %s of journey %s failed at step %s",
+            enrollment.pk,
+            enrollment.journey_id,
+            enrollment.current_step,
+        )
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            status=Enrollment.Status.FAILED,
+            exit_reason="error",
+            ended_at=now,
+            next_run_at=None,
+        )
+
+
+def advance(enrollment: Enrollment, now: datetime) -> None:
+    """Execute steps of one enrollment until it waits or ends."""
+    from omnichannel.journeys import steps
+
+    journey = enrollment.journey
+    if journey.status == Journey.Status.PAUSED:
+        return
+    if journey.status == Journey.Status.ARCHIVED:
+        finish(enrollment, Enrollment.Status.EXITED, "journey_archived", at=now)
+        return
+    if (
+        journey.goal.get("events")
+        and Event.objects.filter(_goal_query(journey, enrollment, now)).exists()
+    ):
+        finish(enrollment, Enrollment.Status.CONVERTED, "goal_reached", at=now)
+        return
+
+    graph = enrollment.version.graph
+    for _ in range(MAX_STEPS_PER_ADVANCE):
+        key = enrollment.current_step
+        step = graph["steps"][key]
+        result = steps.execute(step, key, enrollment, now)
+        if result.wait_until is not None:
+            enrollment.next_run_at = result.wait_until
+            enrollment.save(update_fields=["next_run_at", "context", "updated_at"])
+            return
+        if result.finish is not None:
+            status, reason = result.finish
+            enrollment.save(update_fields=["context", "updated_at"])
+            finish(enrollment, status, reason, at=now)
+            return
+        if not result.next_step:
+            finish(enrollment, Enrollment.Status.COMPLETED, "completed", at=now)
+            return
+        enrollment.current_step = result.next_step
+        enrollment.step_entered_at = now
+        enrollment.save(
+            update_fields=["current_step", "step_entered_at", "context", "updated_at"]
+        )
+    raise RuntimeError(
+        f"enrollment {enrollment.pk} ran {MAX_STEPS_PER_ADVANCE} steps without waiting"
+    )
+
+
+def finish(enrollment: Enrollment, status: str, reason: str, *, at: datetime) -> None:
+    """End a run with ``status`` and record why."""
+    updated = Enrollment.objects.filter(
+        pk=enrollment.pk, status=Enrollment.Status.ACTIVE
+    ).update(status=status, exit_reason=reason, ended_at=at, next_run_at=None)
+    if not updated:
+        return
+    enrollment.status = status
+    enrollment.exit_reason = reason
+    enrollment.ended_at = at
+    enrollment.next_run_at = None
+    _log(enrollment, StepRun.Outcome.EXITED, reason=reason, at=at)
+    name = {
+        Enrollment.Status.CONVERTED: "journey_converted",
+    }.get(status, "journey_exited")
+    _emit(name, enrollment, at, {"reason": reason, "status": status})
+    signals.enrollment_finished.send(sender=Enrollment, enrollment=enrollment)
+
+
+# Waits
+
+
+def local_zone(profile: Profile) -> zoneinfo.ZoneInfo:
+    """Return the profile's time zone, or the shop's default."""
+    from omnichannel.conf import app_settings
+
+    for name in (profile.time_zone, app_settings.DEFAULT_TIME_ZONE, settings.TIME_ZONE):
+        if not name:
+            continue
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.warning("profile %s has an unknown time zone", profile.pk)
+    return zoneinfo.ZoneInfo("UTC")
+
+
+def next_local_time(
+    after: datetime, at_time: time, zone: zoneinfo.ZoneInfo
+) -> datetime:
+    """Return the first moment at or after ``after`` when the clock in ``zone`` shows
+    ``at_time``."""
+    local = after.astimezone(zone)
+    candidate = datetime.combine(local.date(), at_time, tzinfo=zone)
+    if candidate < local:
+        candidate = datetime.combine(
+            local.date() + timedelta(days=1), at_time, tzinfo=zone
+        )
+    return candidate.astimezone(UTC)
+
+
+def _wait_due(
+    step: dict[str, Any], enrollment: Enrollment, profile: Profile
+) -> datetime:
+    anchor = (
+        enrollment.last_trigger_at
+        if step.get("anchor") == "trigger"
+        else enrollment.step_entered_at
+    )
+    if "duration" in step:
+        return anchor + parse_step_duration(step["duration"], "duration")
+    if "until_time" in step:
+        hour, minute = map(int, step["until_time"].split(":"))
+        return next_local_time(anchor, time(hour, minute), local_zone(profile))
+    return best_send_time(profile, anchor)
+
+
+def best_send_time(profile: Profile, after: datetime) -> datetime:
+    """Return the next occurrence of the profile's best hour of the week.
+
+    Without a prediction the run waits until 10:00 in the customer's zone.
+    """
+    hour_of_week = None
+    prediction = getattr(profile, "prediction", None)
+    if prediction is not None:
+        hour_of_week = getattr(prediction, "best_hour_of_week", None)
+    zone = local_zone(profile)
+    if hour_of_week is None:
+        return next_local_time(after, time(10, 0), zone)
+    local = after.astimezone(zone)
+    start_of_week = datetime.combine(
+        local.date() - timedelta(days=local.weekday()), time(0), tzinfo=zone
+    )
+    candidate = start_of_week + timedelta(hours=int(hour_of_week))
+    if candidate < local:
+        candidate += timedelta(days=7)
+    return candidate.astimezone(UTC)
+
+
+# Bookkeeping
+
+
+def _log(
+    enrollment: Enrollment,
+    outcome: str,
+    *,
+    at: datetime,
+    step_key: str | None = None,
+    step_type: str = "",
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> StepRun:
+    return StepRun.objects.create(
+        enrollment=enrollment,
+        journey_id=enrollment.journey_id,
+        step_key=step_key if step_key is not None else enrollment.current_step,
+        step_type=step_type,
+        outcome=outcome,
+        reason=reason,
+        details=details or {},
+        at=at,
+    )
+
+
+def _emit(
+    name: str, enrollment: Enrollment, at: datetime, extra: dict[str, Any]
+) -> None:
+    from omnichannel.profiles.services import track
+
+    track(
+        name,
+        profile=enrollment.profile,
+        occurred_at=at,
+        source="journey",
+        object_type=enrollment.object_type,
+        object_id=enrollment.object_id,
+        properties={
+            "journey_id": enrollment.journey_id,
+            "journey": enrollment.journey.slug,
+            "enrollment_id": enrollment.pk,
+            "version": enrollment.version.number,
+            **extra,
+        },
+        idempotency_key=f"{name}:{enrollment.pk}",
+    )
+
+
+def split_bucket(journey_key: str, step_key: str, profile: Profile) -> float:
+    """Return a number in [0, 1) fixed for this profile, journey and step."""
+    digest = hashlib.sha256(f"{journey_key}:{step_key}:{profile.uuid}".encode())
+    return int.from_bytes(digest.digest()[:8], "big") / 2**64

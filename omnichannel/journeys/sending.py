@@ -1,0 +1,171 @@
+"""Send steps: the guards that run at send time, then the Delivery row."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from omnichannel.conf import app_settings
+from omnichannel.journeys.engine import _log
+from omnichannel.journeys.models import Enrollment, StepRun
+from omnichannel.journeys.steps import StepResult
+from omnichannel.profiles.models import Profile
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PURPOSE = "marketing"
+
+
+def send_step(
+    step: dict[str, Any],
+    key: str,
+    enrollment: Enrollment,
+    now: datetime,
+    *,
+    channel: str,
+    template_slug: str,
+) -> StepResult:
+    """Queue the message of a send step, unless a guard defers or stops it."""
+    from omnichannel.channels import guards
+    from omnichannel.channels.models import MessageTemplate
+    from omnichannel.channels.services import create_delivery, dispatch_later
+
+    profile = enrollment.profile
+    deferred = enrollment.context.setdefault("deferred", {})
+
+    if channel in app_settings.QUIET_HOURS_CHANNELS:
+        defer_until = guards.quiet_hours_defer_until(profile, now)
+        if defer_until is not None and defer_until > now:
+            if key not in deferred:
+                _log(
+                    enrollment,
+                    StepRun.Outcome.DEFERRED,
+                    at=now,
+                    step_type=step["type"],
+                    reason="quiet_hours",
+                    details={"until": defer_until.isoformat()},
+                )
+            deferred[key] = defer_until.isoformat()
+            return StepResult(wait_until=defer_until)
+    deferred.pop(key, None)
+
+    if guards.frequency_cap_reached(profile, channel, now):
+        _log(
+            enrollment,
+            StepRun.Outcome.SKIPPED,
+            at=now,
+            step_type=step["type"],
+            reason="frequency_cap",
+            details={"channel": channel},
+        )
+        return StepResult(next_step=step.get("next"))
+
+    template = None
+    if channel != "webhook" or template_slug:
+        template = MessageTemplate.objects.filter(
+            slug=template_slug, channel=channel
+        ).first()
+        if template is None:
+            _log(
+                enrollment,
+                StepRun.Outcome.SKIPPED,
+                at=now,
+                step_type=step["type"],
+                reason="template_missing",
+                details={"template": template_slug, "channel": channel},
+            )
+            logger.warning(
+                "journey %s step %s: no %s template %r",
+                enrollment.journey_id,
+                key,
+                channel,
+                template_slug,
+            )
+            return StepResult(next_step=step.get("next"))
+
+    if enrollment.context.get("dry_run"):
+        from omnichannel.consent.services import has_consent
+
+        consented = channel in ("webhook", "onsite") or has_consent(
+            profile, channel, CHANNEL_PURPOSE, at=now
+        )
+        _log(
+            enrollment,
+            StepRun.Outcome.SENT if consented else StepRun.Outcome.SKIPPED,
+            at=now,
+            step_type=step["type"],
+            reason="" if consented else "no_consent",
+            details={"dry_run": True, "channel": channel, "template": template_slug},
+        )
+        return StepResult(next_step=step.get("next"))
+
+    visits = enrollment.context.setdefault("visits", {})
+    visit = visits.get(key, 0) + 1
+    visits[key] = visit
+    delivery, created = create_delivery(
+        profile,
+        channel,
+        template,
+        dedupe_key=f"{enrollment.pk}:{key}:{visit}",
+        context=_message_context(step, enrollment),
+        source_type="journey",
+        source_id=str(enrollment.pk),
+        step_key=key,
+        scheduled_at=now,
+    )
+    enrollment.context.setdefault("deliveries", {}).setdefault(key, [])
+    if delivery.pk not in enrollment.context["deliveries"][key]:
+        enrollment.context["deliveries"][key].append(delivery.pk)
+    if created:
+        dispatch_later(delivery.pk)
+    _log(
+        enrollment,
+        StepRun.Outcome.SENT,
+        at=now,
+        step_type=step["type"],
+        details={"delivery_id": delivery.pk, "channel": channel},
+    )
+    return StepResult(next_step=step.get("next"))
+
+
+def _message_context(step: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "journey": enrollment.journey.slug,
+        "journey_id": enrollment.journey_id,
+        "enrollment_id": enrollment.pk,
+    }
+    if enrollment.object_type:
+        context["object_type"] = enrollment.object_type
+        context["object_id"] = enrollment.object_id
+    if step.get("url"):
+        context["url"] = step["url"]
+    if step.get("offer"):
+        context["offer"] = step["offer"]
+    splits = enrollment.context.get("splits")
+    if splits:
+        context["splits"] = splits
+    return context
+
+
+def choose_channel(profile: Profile, channels: list[str], now: datetime) -> str | None:
+    """Return the consented channel with the highest engagement, or None.
+
+    Affinity comes from the predictions when present; otherwise the order given
+    in the step decides.
+    """
+    from omnichannel.consent.services import has_consent
+
+    allowed = [
+        channel
+        for channel in channels
+        if channel in ("webhook", "onsite")
+        or has_consent(profile, channel, CHANNEL_PURPOSE, at=now)
+    ]
+    if not allowed:
+        return None
+    prediction = getattr(profile, "prediction", None)
+    affinity = getattr(prediction, "channel_affinity", None) or {}
+    return max(
+        allowed, key=lambda channel: (affinity.get(channel, 0), -allowed.index(channel))
+    )

@@ -1,0 +1,96 @@
+"""Publishing and controlling journeys."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from omnichannel.journeys.graph import validate_graph
+from omnichannel.journeys.models import Enrollment, Journey, JourneyVersion, TriggerType
+
+logger = logging.getLogger(__name__)
+
+
+def validate_trigger(journey: Journey) -> None:
+    """Raise InvalidGraph unless the trigger settings fit the trigger type."""
+    from omnichannel.journeys.graph import InvalidGraph
+
+    config = journey.trigger_config or {}
+    if journey.trigger_type == TriggerType.EVENT:
+        from omnichannel.profiles.events import known_event_types
+
+        if config.get("event") not in known_event_types():
+            raise InvalidGraph(
+                "trigger_config.event", f"{config.get('event')!r} is not an event type."
+            )
+    elif journey.trigger_type in (
+        TriggerType.SEGMENT_ENTERED,
+        TriggerType.SEGMENT_EXITED,
+    ):
+        from omnichannel.segments.models import Segment
+
+        if not Segment.objects.filter(slug=config.get("segment")).exists():
+            raise InvalidGraph(
+                "trigger_config.segment",
+                f"{config.get('segment')!r} is not the slug of a segment.",
+            )
+    elif journey.trigger_type == TriggerType.DATE:
+        if config.get("field") not in ("birthday", "first_order_at"):
+            raise InvalidGraph(
+                "trigger_config.field", "must be 'birthday' or 'first_order_at'."
+            )
+    elif journey.trigger_type == TriggerType.CHURN_RISK:
+        threshold = config.get("threshold")
+        if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+            raise InvalidGraph(
+                "trigger_config.threshold", "must be a number between 0 and 1."
+            )
+    goal_events = (journey.goal or {}).get("events", [])
+    if not isinstance(goal_events, list):
+        raise InvalidGraph("goal.events", "must be a list of event types.")
+
+
+def publish(
+    journey: Journey, *, user: Any = None, activate: bool = True
+) -> JourneyVersion:
+    """Freeze the draft graph as a new version; runs in flight keep their version."""
+    validate_graph(journey.draft_graph)
+    validate_trigger(journey)
+    with transaction.atomic():
+        locked = Journey.objects.select_for_update().get(pk=journey.pk)
+        number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = JourneyVersion.objects.create(
+            journey=locked,
+            number=number,
+            graph=locked.draft_graph,
+            published_by=user if getattr(user, "pk", None) else None,
+        )
+        locked.current_version = version
+        if activate and locked.status in (Journey.Status.DRAFT, Journey.Status.PAUSED):
+            locked.status = Journey.Status.ACTIVE
+        locked.save(update_fields=["current_version", "status", "updated_at"])
+    journey.refresh_from_db()
+    logger.info("published journey %s as version %d", journey.pk, number)
+    return version
+
+
+def set_status(journey: Journey, status: str) -> None:
+    """Pause, resume or archive a journey. Archiving ends the runs in flight."""
+    from django.utils import timezone
+
+    from omnichannel.journeys.engine import finish
+
+    if status == Journey.Status.ACTIVE and journey.current_version_id is None:
+        raise ValueError("Publish the journey before activating it.")
+    with transaction.atomic():
+        Journey.objects.filter(pk=journey.pk).update(status=status)
+        journey.status = status
+        if status == Journey.Status.ARCHIVED:
+            now = timezone.now()
+            for enrollment in journey.enrollments.filter(
+                status=Enrollment.Status.ACTIVE
+            ).select_related("journey", "version", "profile"):
+                finish(enrollment, Enrollment.Status.EXITED, "journey_archived", at=now)
