@@ -1,5 +1,9 @@
 """Events per second through the batch API, and the p95 latency of one identify call.
 
+The batch figure is measured twice: as shipped, with every ``event_tracked``
+receiver the app connects (the journey engine handles each event in the storing
+transaction), and with no receivers, which is the cost of ingestion alone.
+
 Needs PostgreSQL in DATABASE_URL. The script creates a database of its own, migrates
 it, seeds ``customers`` profiles with an email each, and starts one gunicorn
 process (one sync worker, one thread) on 127.0.0.1 with the test settings. The
@@ -13,7 +17,7 @@ References, measured in the same run on the same database:
   the event table with the same indexes;
 - identify latency: the same identify calls made in-process, without HTTP.
 
-The database is dropped at the end, whatever happens.
+A ``finally`` block drops the database at the end, also after an error.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 from benchmarks.common import ROOT, Result, percentile
 
 BATCH_SIZE = 1000
+SHIPPED_APP = "django.core.wsgi:get_wsgi_application()"
+INGEST_ONLY_APP = "benchmarks.wsgi_ingest_only:application"
 NEW_CUSTOMER_SHARE = 0.02
 IDENTIFY_CALLS = 300
 SERVER_START_TIMEOUT = 60
@@ -56,9 +62,12 @@ def run(customers: int) -> list[Result]:
         with _django_on(database):
             emails = _seed(customers)
             key = _api_key()
-            batches = _batches(emails, count=max(3, min(30, customers // 1000)))
-            with _server(bench_url) as port:
-                throughput = _post_batches(port, key, batches)
+            batches = _batches(emails, count=max(6, min(30, customers // 1000)))
+            half = len(batches) // 2
+            with _server(bench_url, INGEST_ONLY_APP) as port:
+                ingest_throughput = _post_batches(port, key, batches[:half])
+            with _server(bench_url, SHIPPED_APP) as port:
+                throughput = _post_batches(port, key, batches[half:])
                 identify_p95 = _identify_latency(port, key, emails)
             reference_throughput = _bulk_insert_rate(batches)
             reference_p95 = _identify_latency_in_process(emails)
@@ -68,7 +77,18 @@ def run(customers: int) -> list[Result]:
         connections.close_all()
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    receivers = _receiver_names()
     return [
+        Result(
+            name="events_api_batch_ingest_throughput",
+            value=round(ingest_throughput, 1),
+            unit="events/s",
+            reference_value=round(reference_throughput, 1),
+            target=">=5000",
+            customers=customers,
+            reference="bare multi-row INSERT of the same rows, psycopg",
+            note=f"{half - 1} batches of {BATCH_SIZE}, no event_tracked receivers",
+        ),
         Result(
             name="events_api_batch_throughput",
             value=round(throughput, 1),
@@ -77,7 +97,8 @@ def run(customers: int) -> list[Result]:
             target=">=5000",
             customers=customers,
             reference="bare multi-row INSERT of the same rows, psycopg",
-            note=f"{len(batches)} batches of {BATCH_SIZE}, one gunicorn sync worker",
+            note=f"{len(batches) - half - 1} batches of {BATCH_SIZE}, "
+            f"event_tracked receivers: {receivers}",
         ),
         Result(
             name="identify_api_p95_latency",
@@ -159,7 +180,7 @@ def _batches(emails: list[str], count: int) -> list[list[dict[str, Any]]]:
     names = ["product_viewed", "page_viewed", "cart_updated", "searched"]
     batches = []
     serial = 0
-    for _ in range(count + 1):  # the first batch warms the server up
+    for _ in range(count + 2):  # the first batch on each server warms it up
         events = []
         for _ in range(BATCH_SIZE):
             serial += 1
@@ -190,8 +211,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _receiver_names() -> str:
+    from omnichannel.profiles.models import Event
+    from omnichannel.profiles.signals import event_tracked
+
+    # NOTE: _live_receivers is internal to Django's Signal (5.2).
+    sync_receivers, _async = event_tracked._live_receivers(Event)
+    names = sorted(f"{r.__module__}.{r.__qualname__}" for r in sync_receivers)
+    return ", ".join(names) or "none"
+
+
 @contextmanager
-def _server(bench_url: str) -> Any:
+def _server(bench_url: str, app: str) -> Any:
     port = _free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
@@ -207,7 +238,7 @@ def _server(bench_url: str) -> Any:
             "1",
             "--timeout",
             "120",
-            "django.core.wsgi:get_wsgi_application()",
+            app,
         ],
         env=_environment(bench_url),
         cwd=ROOT,
@@ -272,7 +303,7 @@ def _post_batches(port: int, key: str, batches: list[list[dict[str, Any]]]) -> f
 
 def _check(status: int, body: bytes) -> None:
     if status != 200 and status != 201:
-        raise RuntimeError(f"API answered {status}: {body[:500]!r}")
+        raise RuntimeError(f"API returned {status}: {body[:500]!r}")
 
 
 def _identify_latency(port: int, key: str, emails: list[str]) -> float:

@@ -3,6 +3,22 @@
 Shop code calls these; everything else is internal and may change.
 """
 
-from omnichannel.profiles.services import identify, profile_for_request, track
+from omnichannel.consent.services import has_consent, record_consent
+from omnichannel.consent.unsubscribe import build_unsubscribe_headers, unsubscribe_url
+from omnichannel.profiles.services import (
+    identify,
+    profile_for_request,
+    record_preference,
+    track,
+)
 
-__all__ = ["identify", "profile_for_request", "track"]
+__all__ = [
+    "build_unsubscribe_headers",
+    "has_consent",
+    "identify",
+    "profile_for_request",
+    "record_consent",
+    "record_preference",
+    "track",
+    "unsubscribe_url",
+]

@@ -77,7 +77,7 @@ def create_api_key(
             f"Unknown scopes {unknown}; known scopes are {sorted(API_SCOPES)}."
         )
     if not name.strip():
-        raise ValueError("An API key needs a name that says who uses it.")
+        raise ValueError("An API key needs a name that states who uses it.")
     prefix, raw_key = generate_key()
     key = APIKey.objects.create(
         name=name.strip()[:100],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from django.apps import apps
@@ -213,7 +213,7 @@ def _check_path_patterns() -> list[Any]:
             except (re.error, TypeError) as error:
                 errors.append(
                     Error(
-                        f"OMNICHANNEL[{name!r}] holds {pattern!r}, which is not a "
+                        f"OMNICHANNEL[{name!r}] contains {pattern!r}, which is not a "
                         f"regular expression: {error}.",
                         hint="Fix the pattern; it is matched against request.path.",
                         id="omnichannel.E011",
@@ -289,6 +289,10 @@ def _check_api_limits() -> list[Any]:
 
 
 def _check_consent_settings() -> list[Any]:
+    return _check_unsubscribe_settings() + _check_opt_in_and_keywords()
+
+
+def _check_unsubscribe_settings() -> list[Any]:
     errors: list[Any] = []
     site_url = app_settings.SITE_URL
     host = urlsplit(site_url).hostname if isinstance(site_url, str) else None
@@ -306,6 +310,7 @@ def _check_consent_settings() -> list[Any]:
                 id="omnichannel.W011",
             )
         )
+
     mailbox = app_settings.UNSUBSCRIBE_MAILTO
     if mailbox is not None and (not isinstance(mailbox, str) or "@" not in mailbox):
         errors.append(
@@ -326,6 +331,11 @@ def _check_consent_settings() -> list[Any]:
                 id="omnichannel.W012",
             )
         )
+    return errors
+
+
+def _check_opt_in_and_keywords() -> list[Any]:
+    errors: list[Any] = []
     max_age = app_settings.DOUBLE_OPT_IN_MAX_AGE
     if not isinstance(max_age, timedelta) or max_age <= timedelta(0):
         errors.append(
@@ -336,6 +346,7 @@ def _check_consent_settings() -> list[Any]:
                 id="omnichannel.E015",
             )
         )
+
     stop = app_settings.SMS_STOP_KEYWORDS
     start = app_settings.SMS_START_KEYWORDS
     lists_ok = all(

@@ -1,8 +1,8 @@
 """The base view and error format shared by the app's REST API.
 
 Every error response is a JSON object with ``detail`` (a translated sentence) and
-``code`` (a stable machine-readable string); validation errors add ``errors``, a
-dict of field name to messages (for a batch, event index to such a dict).
+``code`` (a stable machine-readable string). Validation errors add ``errors``, a dict
+of field name to messages. For a batch, it maps the event index to such a dict.
 """
 
 from __future__ import annotations

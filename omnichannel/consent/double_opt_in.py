@@ -92,6 +92,8 @@ def read_opt_in_token(token: str) -> OptInRequest:
     found = OptInRequest.objects.select_related("profile").filter(pk=data["r"]).first()
     if found is None:
         raise InvalidToken("The confirmation link names no request.")
+    if _live(found.profile).erased_at is not None:
+        raise InvalidToken("The confirmation link belongs to an erased profile.")
     return found
 
 

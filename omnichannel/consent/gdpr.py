@@ -2,8 +2,8 @@
 
 Both walk every model with a foreign key to Profile, so rows of other domains are
 included without registering. A model takes part in erasure by defining the
-classmethod ``gdpr_erase(profile)``; rows of a model without it are kept as they
-are, linked to the anonymised profile. A model holding personal free text must
+classmethod ``gdpr_erase(profile)``. Rows of a model without it are kept as they
+are, linked to the anonymised profile, so a model with personal free text must
 define the hook.
 """
 

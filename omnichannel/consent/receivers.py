@@ -67,7 +67,7 @@ def _withdraw(address: str, source: str, details: dict[str, Any], at: Any) -> No
         .first()
     )
     if identity is None:
-        logger.info("no profile holds the address of a %s event", source)
+        logger.info("no profile has the address of a %s event", source)
         return
     set_consent(
         identity.profile,

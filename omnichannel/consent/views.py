@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client address Django sees (REMOTE_ADDR).
+    """Return the client address from REMOTE_ADDR.
 
     Behind a proxy, the project must set REMOTE_ADDR from the proxy's header.
     """
@@ -47,7 +47,7 @@ def user_agent(request: HttpRequest) -> str:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The URL holds a token: keep it out of referrers and search engines.
+    # The URL contains a token, so keep it out of referrers and search engines.
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -39,7 +39,7 @@ Kind = Identity.Kind
 
 @dataclass
 class BatchOutcome:
-    """What a batch stored: the new events and the indexes of skipped duplicates."""
+    """The events a batch stored, the indexes of skipped duplicates, and profiles."""
 
     events: list[Event] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
@@ -141,8 +141,8 @@ def _lock(profile_ids: set[int]) -> None:
     """Lock the profiles in key order against concurrent merges.
 
     FOR NO KEY UPDATE conflicts with the FOR UPDATE lock a merge takes, so a merge
-    waits for this batch or this batch for the merge; a profile merged meanwhile
-    restarts the batch.
+    waits for this batch or this batch waits for the merge. A profile that was
+    merged in the meantime makes the batch run again.
     """
     rows = (
         Profile.objects.select_for_update(no_key=True)
@@ -206,7 +206,7 @@ def _profiles_by_uuid(
 
 
 def _live(profile: Profile) -> Profile:
-    """Follow ``merged_into`` to the profile that holds the data now."""
+    """Follow ``merged_into`` to the profile that has the data now."""
     seen = {profile.pk}
     while profile.merged_into_id is not None and profile.merged_into_id not in seen:
         seen.add(profile.merged_into_id)
@@ -222,8 +222,8 @@ def _resolve_groups(items: list[EventInput]) -> dict[GroupKey, int]:
     """Map each distinct set of identifiers to a profile id.
 
     Identifiers that all belong to one profile already are looked up in one query
-    for the whole batch. Sets of which nobody owns any identifier become new
-    profiles in two bulk inserts. The rest (a known visitor giving a new email,
+    for the whole batch. Sets whose identifiers no profile owns become new profiles
+    in two bulk inserts. The rest (a known visitor giving a new email,
     identifiers of two profiles) go through full identity resolution, which may
     merge profiles.
     """
@@ -265,9 +265,9 @@ def _resolve_groups(items: list[EventInput]) -> dict[GroupKey, int]:
 def _create_profiles(
     keys: list[GroupKey], sources: dict[GroupKey, str]
 ) -> dict[tuple[str, str], int]:
-    """Create one profile per set of identifiers nobody owns, in bulk.
+    """Create one profile per set of identifiers that no profile owns, in bulk.
 
-    Each set comes from one event, so it holds at most one identifier per kind and
+    Each set comes from one event, so it has at most one identifier per kind and
     stays within every limit. Returns the owner of each new identity.
     """
     profiles = []

@@ -84,9 +84,9 @@ def merge_conflict(
 def lock_profiles(pks: set[int] | list[int]) -> dict[int, Profile]:
     """Lock the profiles with these primary keys, in key order, and return them.
 
-    Every code path that merges or writes to several profiles takes its locks
-    through here in one statement, so two transactions never wait on each other
-    in opposite orders.
+    Merges, identity resolution and erasure take their profile locks through here
+    in one statement (event batches lock in the same order), so that two of them do
+    not wait on each other in opposite orders.
     """
     if not pks:
         return {}
@@ -279,7 +279,7 @@ def _move_back(
     if not relation.one_to_one:
         rows = rows.filter(pk__in=pks)
     # A one-to-one row may use the profile as its primary key, which the move
-    # changed; the survivor had no such row before the merge, so this is it.
+    # changed. The survivor had no such row before the merge, so this row is it.
     rows.update(**{field_name: loser})
 
 
@@ -353,7 +353,7 @@ def _restore_survivor(
     survivor: Profile, before: dict[str, Any], loser: dict[str, Any]
 ) -> None:
     """Give back to the survivor the values it had before the merge, where the merge
-    filled them from the loser and nobody changed them since."""
+    filled them from the loser and they were not changed since."""
     for name in COPIED_FIELDS:
         current = _plain(getattr(survivor, name))
         if current == loser.get(name) and current != before.get(name):

@@ -3,7 +3,7 @@
 A hand-written validator instead of DRF serializers: a batch holds up to a thousand
 events, and field-by-field serializers took about 0.1 s per thousand events, as
 long as storing them. Each function returns the clean value and a dict of field
-name to error messages; the messages say what is wrong and what to send instead.
+name to error messages. Each message states what is wrong and what to send instead.
 """
 
 from __future__ import annotations

@@ -150,8 +150,8 @@ def identify(
     """Return the one profile for these identifiers, creating or merging as needed.
 
     Identifiers that belong to no profile are attached to the resolved one. Profiles
-    that share identifiers are merged unless together they would hold more emails,
-    phones or users than ``MAX_IDENTITIES_PER_KIND`` allows; then the weaker
+    that share identifiers are merged, unless together they would have more emails,
+    phones or users than ``MAX_IDENTITIES_PER_KIND`` allows. In that case the weaker
     identifiers (visitor cookie, external id) move to the profile that owns the
     strong ones. Raises InvalidIdentifier on a bad identifier.
     """
@@ -243,8 +243,8 @@ def _resolve(
     survivor = candidates[0] if candidates else None
     if survivor is not None and _cannot_take(survivor, identifiers, owners):
         # The profile found through a weaker identifier (a shared browser, a phone
-        # given with a new email) belongs to somebody else than the strongest
-        # identifier names: give that person their own profile.
+        # given with a new email) belongs to another person than the one the
+        # strongest identifier names, so that person gets a profile of their own.
         survivor = None
     created = survivor is None
     if survivor is None:
@@ -287,8 +287,8 @@ def _precedence(
 def _cannot_take(
     profile: Profile, identifiers: Identifiers, owners: dict[tuple[str, str], int]
 ) -> bool:
-    """Tell whether the strongest identifier given is nobody's yet and ``profile``
-    cannot take it without going over the limit of its kind."""
+    """Tell whether no profile owns the strongest identifier given yet and
+    ``profile`` cannot take it without going over the limit of its kind."""
     strong = sorted(
         (KIND_PRECEDENCE[kind], kind, value)
         for kind, value in identifiers.pairs
@@ -322,8 +322,11 @@ def _move_weak_identities(
 def _attach_identities(
     profile: Profile, identifiers: Identifiers, source: str, known: set[int]
 ) -> None:
-    """Attach the identifiers nobody owns; ``known`` are the profiles locked at the
-    start, so an owner outside it was created by a concurrent request."""
+    """Attach the identifiers that no profile owns yet.
+
+    ``known`` are the profiles locked at the start. An owner outside that set was
+    created by a concurrent request, so the resolution runs again.
+    """
     now = timezone.now()
     owners = _owners(identifiers)
     if any(owner not in known and owner != profile.pk for owner in owners.values()):
@@ -580,7 +583,7 @@ def record_preference(
     source: str,
     at: datetime | None = None,
 ) -> Preference:
-    """Store an interest or preference the customer stated, with where they said it.
+    """Store an interest or preference the customer stated, with its source.
 
     Stating the same value again keeps the first row and its time.
     """

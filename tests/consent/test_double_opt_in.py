@@ -109,3 +109,12 @@ def test_opt_in_without_email_is_rejected():
     with pytest.raises(ValueError, match="no email"):
         request_email_opt_in(profile, source="form")
     assert OptInRequest.objects.count() == 0
+
+
+def test_confirm_for_erased_profile_records_nothing(opt_in):
+    from omnichannel.consent.gdpr import erase_profile
+
+    erase_profile(opt_in.profile)
+    response = Client().post(path_of(confirmation_url(opt_in)))
+    assert response.status_code == 400
+    assert ConsentRecord.objects.count() == 0
