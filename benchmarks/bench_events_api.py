@@ -6,7 +6,8 @@ transaction), and with no receivers, which is the cost of ingestion alone.
 
 Needs PostgreSQL in DATABASE_URL. The script creates a database of its own, migrates
 it, seeds ``customers`` profiles with an email each, and starts one gunicorn
-process (one sync worker, one thread) on 127.0.0.1 with the test settings. The
+process (one sync worker, one thread) on 127.0.0.1 with the test settings and
+persistent database connections (``benchmarks/server_settings.py``). The
 client posts batches of 1,000 events one after another, each referring to existing
 customers by email, with 2% new customers and an idempotency key per event.
 
@@ -118,11 +119,11 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def _environment(bench_url: str) -> dict[str, str]:
+def _environment(bench_url: str, settings: str = "tests.settings") -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": bench_url,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
     }
 
@@ -240,7 +241,7 @@ def _server(bench_url: str, app: str) -> Any:
             "120",
             app,
         ],
-        env=_environment(bench_url),
+        env=_environment(bench_url, "benchmarks.server_settings"),
         cwd=ROOT,
         stdout=log,
         stderr=log,
