@@ -3,6 +3,8 @@
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -13,6 +15,17 @@ from tests.factories import api_key
 schema = schemathesis.openapi.from_wsgi(
     "/omnichannel/api/schema/?format=json", get_wsgi_application()
 ).include(path_regex=r"^/omnichannel/api/(?!schema)")
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """Keep the test's database connection open across requests, as Django's test
+    client does; the WSGI handler would otherwise close it after each request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def test_schema_generates_without_warnings(tmp_path):
