@@ -15,6 +15,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from omnichannel.conf import DEFAULTS, app_settings
+from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
 
 
 @register(Tags.compatibility)
@@ -42,6 +43,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_region_and_zone()
     errors += _check_types()
     errors += _check_identity_and_consent()
+    errors += _check_channels()
     errors += _check_analytics()
     return errors
 
@@ -161,6 +163,342 @@ def _check_types() -> list[Any]:
     return errors
 
 
+TIMEDELTA_SETTINGS = (
+    "RECOMMENDATION_WINDOW",
+    "DELIVERY_RETRY_DELAY",
+    "DELIVERY_RETRY_MAX_DELAY",
+    "DELIVERY_SENDING_TIMEOUT",
+)
+
+
+def _check_channels() -> list[Any]:
+    errors = _check_backends()
+    errors += _check_guards()
+    errors += _check_channel_types()
+    return errors
+
+
+def _check_backends() -> list[Any]:
+    from omnichannel.channels.models import MessageChannel
+    from omnichannel.channels.registry import load_backend
+
+    backends = app_settings.CHANNEL_BACKENDS
+    if not isinstance(backends, dict):
+        return [
+            Error(
+                "OMNICHANNEL['CHANNEL_BACKENDS'] must be a dict of channel to backend.",
+                hint='For example {"sms": {"BACKEND": "omnichannel.channels.backends.'
+                'sms.TwilioSMSBackend", "OPTIONS": {...}}}.',
+                id="omnichannel.E030",
+            )
+        ]
+    errors = []
+    for channel in backends:
+        if channel not in MessageChannel.values:
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['CHANNEL_BACKENDS'] names {channel!r}, which is not "
+                    "a channel.",
+                    hint=f"Use one of {', '.join(MessageChannel.values)}.",
+                    id="omnichannel.E030",
+                )
+            )
+    for channel in MessageChannel.values:
+        try:
+            backend = load_backend(channel)
+        except ImproperlyConfigured as error:
+            errors.append(
+                Error(
+                    str(error),
+                    hint="Point it at a subclass of omnichannel.channels.backends."
+                    "base.BaseBackend and give the OPTIONS its docstring lists.",
+                    id="omnichannel.E031",
+                )
+            )
+            continue
+        errors += _check_backend_options(channel, backend)
+    return errors
+
+
+def _check_backend_options(channel: str, backend: Any) -> list[Any]:
+    from omnichannel.channels.backends.webhook import WebhookBackend
+    from omnichannel.channels.backends.webpush import WebPushBackend
+
+    errors = []
+    if isinstance(backend, WebPushBackend):
+        missing = [
+            name
+            for name in ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT")
+            if not backend.option(name)
+        ]
+        if missing:
+            errors.append(
+                Error(
+                    f"The web push backend lacks the options {', '.join(missing)}.",
+                    hint="Generate a key pair with `vapid --gen` (py-vapid) and give "
+                    "a mailto: or https: subject.",
+                    id="omnichannel.E036",
+                )
+            )
+    if isinstance(backend, WebhookBackend):
+        if not backend.option("URL") or len(backend.option("SECRET") or "") < 32:
+            errors.append(
+                Error(
+                    "The webhook backend needs a URL and a SECRET of at least 32 "
+                    "characters.",
+                    hint="Generate the secret with secrets.token_urlsafe(32) and "
+                    "share it with the receiver.",
+                    id="omnichannel.E037",
+                )
+            )
+    return errors
+
+
+def _check_guards() -> list[Any]:
+    from omnichannel.channels.guards import parse_clock
+
+    errors = []
+    window = app_settings.QUIET_HOURS
+    if window is not None:
+        try:
+            start, end = window
+            parse_clock(start)
+            parse_clock(end)
+        except (TypeError, ValueError):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['QUIET_HOURS'] = {window!r} is not a pair of times.",
+                    hint='Write it as ("21:00", "09:00"), or None for no quiet hours.',
+                    id="omnichannel.E032",
+                )
+            )
+    caps = app_settings.FREQUENCY_CAPS
+    valid = isinstance(caps, dict) and all(
+        isinstance(cap, tuple | list)
+        and len(cap) == 2
+        and isinstance(cap[0], int)
+        and cap[0] >= 0
+        and isinstance(cap[1], timedelta)
+        for cap in caps.values()
+    )
+    if not valid:
+        errors.append(
+            Error(
+                "OMNICHANNEL['FREQUENCY_CAPS'] must map channels to pairs of count "
+                "and timedelta.",
+                hint='For example {"email": (3, timedelta(days=7))}.',
+                id="omnichannel.E033",
+            )
+        )
+    return errors
+
+
+def _check_channel_types() -> list[Any]:
+    from omnichannel.channels.recommendations import BaseRecommender
+
+    errors = []
+    for name in TIMEDELTA_SETTINGS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use a datetime.timedelta (default {DEFAULTS[name]!r}).",
+                    id="omnichannel.E035",
+                )
+            )
+    attempts = app_settings.DELIVERY_MAX_ATTEMPTS
+    if not isinstance(attempts, int) or attempts < 1:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['DELIVERY_MAX_ATTEMPTS'] = {attempts!r} is not a "
+                "positive integer.",
+                hint="Use 1 for no retries; the default is 5.",
+                id="omnichannel.E035",
+            )
+        )
+    try:
+        recommender = app_settings.import_path("RECOMMENDER")
+    except ImportError as error:
+        recommender = None
+        problem = str(error)
+    else:
+        problem = "it is not a subclass of BaseRecommender"
+    if not (isinstance(recommender, type) and issubclass(recommender, BaseRecommender)):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['RECOMMENDER'] cannot be used: {problem}.",
+                hint="Name a subclass of omnichannel.channels.recommendations."
+                "BaseRecommender.",
+                id="omnichannel.E034",
+            )
+        )
+    site_url = app_settings.SITE_URL
+    if (
+        isinstance(site_url, str)
+        and site_url.startswith("http://")
+        and not (getattr(settings, "DEBUG", False))
+    ):
+        errors.append(
+            Warning(
+                "OMNICHANNEL['SITE_URL'] uses http, so tracking and unsubscribe links "
+                "in messages travel unencrypted.",
+                hint="Set SITE_URL to the shop's https address.",
+                id="omnichannel.W030",
+            )
+        )
+    return errors
+
+
+ANALYTICS_WINDOWS = (
+    "ATTRIBUTION_WINDOW",
+    "JOURNEY_CONVERSION_WINDOW",
+    "CART_RECOVERY_WINDOW",
+    "LIFECYCLE_DROP_OFF_AFTER",
+    "LIFECYCLE_LAPSE_AFTER",
+)
+
+
+def _check_analytics() -> list[Any]:
+    errors = []
+    for name in ANALYTICS_WINDOWS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta():
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use for example timedelta(days=7); the default is "
+                    f"{DEFAULTS[name]!r}.",
+                    id="omnichannel.E070",
+                )
+            )
+    seconds = app_settings.ANALYTICS_CACHE_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['ANALYTICS_CACHE_SECONDS'] = {seconds!r} is not a "
+                "whole number of seconds.",
+                hint="Use 0 to turn the dashboard cache off, or a positive integer.",
+                id="omnichannel.E071",
+            )
+        )
+    drop_off = app_settings.LIFECYCLE_DROP_OFF_AFTER
+    lapse = app_settings.LIFECYCLE_LAPSE_AFTER
+    if (
+        isinstance(drop_off, timedelta)
+        and isinstance(lapse, timedelta)
+        and lapse < drop_off
+    ):
+        errors.append(
+            Warning(
+                "OMNICHANNEL['LIFECYCLE_LAPSE_AFTER'] is shorter than "
+                "'LIFECYCLE_DROP_OFF_AFTER', so buyers drop off sooner than browsers.",
+                hint="Customers who bought usually get the longer quiet time.",
+                id="omnichannel.W070",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_audience_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check the ad platform settings (ids omnichannel.E080-E089, W080-W089)."""
+    errors: list[Any] = []
+    for name in (
+        "AUDIENCE_SYNC_INTERVAL",
+        "AUDIENCE_SYNC_LOCK_TIMEOUT",
+        "AUDIENCE_HTTP_TIMEOUT",
+        "AUDIENCE_RETRY_BASE_DELAY",
+        "AUDIENCE_RETRY_MAX_DELAY",
+    ):
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a timedelta of zero "
+                    "or more.",
+                    hint=f"Use datetime.timedelta, such as {DEFAULTS[name]!r}.",
+                    id="omnichannel.E084",
+                )
+            )
+    delay = app_settings.AUDIENCE_SYNC_DELAY_AFTER_CHANGE
+    if delay is not None and not isinstance(delay, timedelta):
+        errors.append(
+            Error(
+                "OMNICHANNEL['AUDIENCE_SYNC_DELAY_AFTER_CHANGE'] must be a timedelta "
+                "or None.",
+                hint="None keeps each audience on its own interval.",
+                id="omnichannel.E084",
+            )
+        )
+    attempts = app_settings.AUDIENCE_RETRY_MAX_ATTEMPTS
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['AUDIENCE_RETRY_MAX_ATTEMPTS'] = {attempts!r} is not a "
+                "whole number of at least 1.",
+                hint="1 sends each request once, without retries.",
+                id="omnichannel.E084",
+            )
+        )
+    return errors + _check_audience_platforms()
+
+
+def _check_audience_platforms() -> list[Any]:
+    from omnichannel.audiences.platforms import load_platform
+
+    platforms = app_settings.AUDIENCE_PLATFORMS
+    if not isinstance(platforms, dict):
+        return [
+            Error(
+                "OMNICHANNEL['AUDIENCE_PLATFORMS'] must be a dict of platform key to "
+                "options.",
+                hint='For example {"meta": {"BACKEND": '
+                '"omnichannel.audiences.platforms.meta.MetaPlatform"}}.',
+                id="omnichannel.E080",
+            )
+        ]
+    errors: list[Any] = []
+    for key, options in platforms.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['AUDIENCE_PLATFORMS'] key {key!r} is not a name of "
+                    "letters, digits and underscores.",
+                    hint="Use a short name such as 'meta' or 'google_eu'; it also "
+                    "names the OMNICHANNEL_<KEY>_<OPTION> environment variables.",
+                    id="omnichannel.E080",
+                )
+            )
+            continue
+        try:
+            platform = load_platform(key, options)
+        except ImproperlyConfigured as error:
+            errors.append(
+                Error(
+                    str(error),
+                    hint="Point BACKEND at omnichannel.audiences.platforms.meta."
+                    "MetaPlatform, omnichannel.audiences.platforms.google."
+                    "GooglePlatform or your own AdPlatform subclass.",
+                    id="omnichannel.E081",
+                )
+            )
+            continue
+        errors += platform.check()
+        if not platform.has_credentials():
+            errors.append(
+                Warning(
+                    f"Ad platform {key!r} has no credentials in its options or the "
+                    "environment, so its audiences cannot sync.",
+                    hint=f"Set one of {', '.join(platform.credential_options)} or "
+                    f"the environment variable "
+                    f"{platform.env_variable(platform.credential_options[0])}.",
+                    id="omnichannel.W080",
+                )
+            )
+    return errors
+
+
 # A development server on the developer's machine runs on http; that is fine there.
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -173,6 +511,7 @@ def _check_identity_and_consent() -> list[Any]:
     errors += _check_api_limits()
     errors += _check_consent_settings()
     errors += _check_merge_hooks()
+    errors += _check_erasure_hooks()
     return errors
 
 
@@ -393,8 +732,8 @@ def _check_merge_hooks() -> list[Any]:
             warnings.append(
                 Warning(
                     f"{model._meta.label} has a unique constraint on its foreign "
-                    "key to Profile but no merge_profiles classmethod, so merging "
-                    "two profiles that both have a row fails.",
+                    "key to Profile but no merge_profiles classmethod, so when two "
+                    "merged profiles both have a row, the loser's row stays behind.",
                     hint="Define merge_profiles(survivor, loser) returning the "
                     "primary keys it moved.",
                     obj=model,
@@ -404,51 +743,36 @@ def _check_merge_hooks() -> list[Any]:
     return warnings
 
 
-ANALYTICS_WINDOWS = (
-    "ATTRIBUTION_WINDOW",
-    "JOURNEY_CONVERSION_WINDOW",
-    "CART_RECOVERY_WINDOW",
-    "LIFECYCLE_DROP_OFF_AFTER",
-    "LIFECYCLE_LAPSE_AFTER",
-)
+def _check_erasure_hooks() -> list[Any]:
+    """Find models whose text fields a GDPR erasure would leave untouched."""
+    from django.db import models
 
+    from omnichannel.profiles.merging import _relations
 
-def _check_analytics() -> list[Any]:
-    errors = []
-    for name in ANALYTICS_WINDOWS:
-        value = getattr(app_settings, name)
-        if not isinstance(value, timedelta) or value <= timedelta():
-            errors.append(
-                Error(
-                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
-                    hint=f"Use for example timedelta(days=7); the default is "
-                    f"{DEFAULTS[name]!r}.",
-                    id="omnichannel.E070",
+    warnings = []
+    for relation in _relations():
+        model = relation.related_model
+        if model._meta.auto_created:
+            continue
+        if hasattr(model, "gdpr_erase") or getattr(model, "gdpr_keep", False):
+            continue
+        text_fields = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.CharField | models.TextField | models.JSONField)
+            and not field.choices
+        ]
+        if text_fields:
+            warnings.append(
+                Warning(
+                    f"{model._meta.label} has a foreign key to Profile and text "
+                    f"fields ({', '.join(text_fields)}) but neither a gdpr_erase "
+                    "classmethod nor gdpr_keep = True, so erasing a profile leaves "
+                    "its rows unchanged.",
+                    hint="Define gdpr_erase(profile) that deletes or blanks personal "
+                    "data, or set gdpr_keep = True if the rows hold none.",
+                    obj=model,
+                    id="omnichannel.W014",
                 )
             )
-    seconds = app_settings.ANALYTICS_CACHE_SECONDS
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-        errors.append(
-            Error(
-                f"OMNICHANNEL['ANALYTICS_CACHE_SECONDS'] = {seconds!r} is not a "
-                "whole number of seconds.",
-                hint="Use 0 to turn the dashboard cache off, or a positive integer.",
-                id="omnichannel.E071",
-            )
-        )
-    drop_off = app_settings.LIFECYCLE_DROP_OFF_AFTER
-    lapse = app_settings.LIFECYCLE_LAPSE_AFTER
-    if (
-        isinstance(drop_off, timedelta)
-        and isinstance(lapse, timedelta)
-        and lapse < drop_off
-    ):
-        errors.append(
-            Warning(
-                "OMNICHANNEL['LIFECYCLE_LAPSE_AFTER'] is shorter than "
-                "'LIFECYCLE_DROP_OFF_AFTER', so buyers drop off sooner than browsers.",
-                hint="Customers who bought usually get the longer quiet time.",
-                id="omnichannel.W070",
-            )
-        )
-    return errors
+    return warnings

@@ -63,8 +63,7 @@ DEFAULTS: dict[str, Any] = {
     # REST API
     "API_MAX_BATCH_SIZE": 1000,
     "API_MAX_REQUEST_BYTES": 4 * 1024 * 1024,
-    # Consent
-    "UNSUBSCRIBE_MAILTO": None,
+    # Consent (UNSUBSCRIBE_MAILTO is with the channel settings below)
     "DOUBLE_OPT_IN_MAX_AGE": timedelta(days=7),
     "DOUBLE_OPT_IN_FROM_EMAIL": None,
     "SMS_STOP_KEYWORDS": [
@@ -90,6 +89,45 @@ DEFAULTS: dict[str, Any] = {
     ],
     # RFM
     "RFM_GROUP_RULES": None,
+    # Channels: channel name -> {"BACKEND": dotted path, "OPTIONS": {...}}. Channels
+    # left out use the defaults in omnichannel.channels.registry.DEFAULT_BACKENDS.
+    "CHANNEL_BACKENDS": {},
+    # Sender address of marketing email; None uses settings.DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
+    # Address that receives mailto unsubscribe requests; None leaves it out.
+    "UNSUBSCRIBE_MAILTO": None,
+    # UTM tags added to links that point at SITE_URL's host or at these hosts.
+    "UTM_SOURCE": "omnichannel",
+    "UTM_DOMAINS": [],
+    # Line added to marketing SMS that do not already carry an opt-out word.
+    "SMS_STOP_TEXT": "STOP to opt out",
+    # Quiet hours in the recipient's zone, ("21:00", "09:00"), or None.
+    "QUIET_HOURS": None,
+    # Channel -> (maximum messages, period), counted over every journey and campaign.
+    "FREQUENCY_CAPS": {},
+    # Retries of provider errors: attempts in total and the first back-off, doubled
+    # on each attempt up to DELIVERY_RETRY_MAX_DELAY.
+    "DELIVERY_MAX_ATTEMPTS": 5,
+    "DELIVERY_RETRY_DELAY": timedelta(minutes=1),
+    "DELIVERY_RETRY_MAX_DELAY": timedelta(hours=6),
+    # A delivery left in "sending" this long (a worker died mid-send) is failed.
+    "DELIVERY_SENDING_TIMEOUT": timedelta(minutes=15),
+    # Recommendations in messages.
+    "RECOMMENDER": "omnichannel.channels.recommendations.EventLogRecommender",
+    "RECOMMENDATION_WINDOW": timedelta(days=90),
+    # Predictions (BG/NBD, Gamma-Gamma, send time, channel affinity)
+    "PREDICTIONS_AT_RISK_FROM": 0.5,
+    "PREDICTIONS_CHURNING_FROM": 0.8,
+    "PREDICTIONS_CHURN_RISK_THRESHOLDS": [0.5, 0.8],
+    "PREDICTIONS_ANNUAL_DISCOUNT_RATE": 0.1,
+    "PREDICTIONS_MIN_CUSTOMERS": 100,
+    "PREDICTIONS_MIN_REPEAT_CUSTOMERS": 20,
+    "PREDICTIONS_PENALIZER": 0.0,
+    "PREDICTIONS_BATCH_SIZE": 5000,
+    "PREDICTIONS_ENGAGEMENT_DAYS": 365,
+    "PREDICTIONS_SEND_TIME_PRIOR_STRENGTH": None,
+    "PREDICTIONS_FIT_SCHEDULE": "0 2 * * 0",
+    "PREDICTIONS_SCORE_SCHEDULE": "30 2 * * *",
     # Journeys
     "QUIET_HOURS_CHANNELS": ["sms", "push", "webpush", "whatsapp"],
     "STAFF_NOTIFICATION_EMAILS": [],
@@ -101,6 +139,15 @@ DEFAULTS: dict[str, Any] = {
     "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
     "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
     "ANALYTICS_CACHE_SECONDS": 600,
+    # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
+    "AUDIENCE_PLATFORMS": {},
+    "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),
+    "AUDIENCE_SYNC_DELAY_AFTER_CHANGE": timedelta(minutes=15),
+    "AUDIENCE_SYNC_LOCK_TIMEOUT": timedelta(minutes=30),
+    "AUDIENCE_HTTP_TIMEOUT": timedelta(seconds=60),
+    "AUDIENCE_RETRY_MAX_ATTEMPTS": 5,
+    "AUDIENCE_RETRY_BASE_DELAY": timedelta(seconds=2),
+    "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
 }
 
 

@@ -62,6 +62,55 @@ class LedgerError(OmnichannelError, PermissionError):
     """Code tried to change or delete a row of an append-only ledger."""
 
 
+class ChannelError(OmnichannelError):
+    """Base class of errors raised by channel backends and the outbox."""
+
+
+class InvalidAddress(ChannelError, ValueError):
+    """The recipient's address on a channel is missing or cannot be used.
+
+    ``reason`` is ``no_address`` when the profile has none and ``invalid_address``
+    when the provider or the validator rejects it. The delivery is failed and never
+    retried.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid_address") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderError(ChannelError, RuntimeError):
+    """A provider did not accept a message.
+
+    ``retryable`` tells whether the same request may succeed later (rate limit,
+    server error, time-out); ``retry_after`` is the provider's requested wait in
+    seconds, if it gave one; ``code`` is the provider's own error code.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        code: str = "",
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.code = code
+        self.status = status
+
+
+class DeliveryError(ChannelError, ValueError):
+    """A delivery cannot be created from the given arguments."""
+
+
+class RenderError(ChannelError, ValueError):
+    """A message template failed while rendering for one recipient."""
+
+
 class ExperimentError(OmnichannelError, ValueError):
     """An experiment or one of its variants is set up in a way that cannot run.
 
@@ -77,3 +126,53 @@ class ExperimentError(OmnichannelError, ValueError):
 
 class InsufficientData(OmnichannelError, ValueError):
     """A statistic cannot be computed from the counts given (an empty group, say)."""
+
+
+class AudiencePlatformError(OmnichannelError, RuntimeError):
+    """An ad platform rejected a request or could not be reached.
+
+    ``retryable`` is true when the same request may succeed later (rate limit, server
+    error, timeout). ``retry_after`` is the wait in seconds the platform requested, if
+    it named one. ``in_doubt`` is true when no response came back, so the platform may
+    have applied the request. ``code`` is the platform's own error code or status.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        retry_after: float | None = None,
+        in_doubt: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+        self.in_doubt = in_doubt
+
+
+class PlatformAuthError(AudiencePlatformError):
+    """The platform rejected the credentials: expired, revoked or lacking permission."""
+
+
+class PlatformRateLimited(AudiencePlatformError):
+    """The platform asked the caller to slow down."""
+
+    retryable = True
+
+
+class PlatformUnavailable(AudiencePlatformError):
+    """The platform failed on its side or did not respond in time."""
+
+    retryable = True
+
+
+class PlatformRequestRejected(AudiencePlatformError, ValueError):
+    """The platform rejected the whole request as invalid (not single rows)."""
+
+
+class PlatformNotConfigured(OmnichannelError, LookupError):
+    """An audience names a platform key that ``AUDIENCE_PLATFORMS`` does not define."""

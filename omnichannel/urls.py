@@ -22,5 +22,6 @@ api_urlpatterns: list = [
 urlpatterns: list = [
     path("", include(profiles_urls.urlpatterns)),
     path("", include(consent_urls.urlpatterns)),
+    path("", include("omnichannel.channels.urls")),
     path("api/", include(api_urlpatterns)),
 ]

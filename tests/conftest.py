@@ -1,5 +1,7 @@
 import pytest
 
+from tests.celery_app import app as celery_app  # noqa: F401
+
 
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):

@@ -95,3 +95,21 @@ class VariantFactory(factory.django.DjangoModelFactory):
     experiment = factory.SubFactory(ExperimentFactory)
     key = factory.Sequence(lambda n: f"variant-{n}")
     weight = 1
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Segment"
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    slug = factory.Sequence(lambda n: f"segment-{n}")
+
+
+class AudienceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Audience"
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    segment = factory.SubFactory(SegmentFactory)
+    platform = "meta"
+    external_id = factory.Sequence(lambda n: f"2385123456789{n:04d}")

@@ -5,11 +5,14 @@ from django.test import override_settings
 
 from omnichannel.checks import check_settings
 
+# Checks of other apps' models, which this module's settings do not change.
+MODEL_CHECKS = {"omnichannel.W013", "omnichannel.W014"}
+
 
 def ids(**settings):
     base = {"SITE_URL": "https://shop.example", "UNSUBSCRIBE_MAILTO": "u@shop.example"}
     with override_settings(OMNICHANNEL={**base, **settings}):
-        return {message.id for message in check_settings()}
+        return {message.id for message in check_settings()} - MODEL_CHECKS
 
 
 def test_checks_pass_with_test_settings():
@@ -47,3 +50,16 @@ def test_checks_accept_dict_identity_limit():
 
 def test_checks_allow_http_on_local_development_server():
     assert "omnichannel.W011" not in ids(SITE_URL="http://127.0.0.1:8000")
+
+
+def test_checks_report_models_erasure_would_skip():
+    from omnichannel.checks import _check_erasure_hooks
+    from omnichannel.profiles.models import Event, Identity, Preference
+
+    flagged = {message.obj for message in _check_erasure_hooks()}
+    assert Event not in flagged
+    assert Identity not in flagged
+    assert Preference not in flagged
+    for message in _check_erasure_hooks():
+        assert message.id == "omnichannel.W014"
+        assert "gdpr_erase" in message.hint

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
@@ -22,6 +22,24 @@ from omnichannel.exceptions import InvalidIdentifier, ProfileErased
 from omnichannel.profiles.api import ProfileGone, get_live_profile
 from omnichannel.profiles.services import identify
 from omnichannel.rest import ERROR_RESPONSE, OmnichannelAPIView
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(" + "|".join(Channel.values) + ")$",
+        "description": "Consent channel: " + ", ".join(Channel.values) + ".",
+    }
+)
+class ChannelField(serializers.ChoiceField):
+    """A consent channel, described by a pattern in the schema.
+
+    The channels app has a ``channel`` field with other choices, and
+    drf-spectacular names every enum after its field, so two enums would collide.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Channel.choices, **kwargs)
 
 
 class _IdentifiedSerializer(serializers.Serializer):
@@ -59,7 +77,7 @@ class _IdentifiedSerializer(serializers.Serializer):
 
 
 class ConsentInputSerializer(_IdentifiedSerializer):
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = ChannelField()
     purpose = serializers.ChoiceField(
         choices=Purpose.choices, default=Purpose.MARKETING
     )
@@ -79,6 +97,7 @@ class ConsentInputSerializer(_IdentifiedSerializer):
 
 class ConsentRecordSerializer(serializers.ModelSerializer):
     profile = serializers.UUIDField(source="profile.uuid", read_only=True)
+    channel = ChannelField(read_only=True)
 
     class Meta:
         model = ConsentRecord

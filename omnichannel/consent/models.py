@@ -85,6 +85,8 @@ class ConsentRecord(models.Model):
     proof = models.JSONField(default=dict, blank=True)
 
     objects = ConsentRecordQuerySet.as_manager()
+    # Erasure keeps the row as proof; it replaces only the address by its digest.
+    gdpr_keep = True
 
     class Meta:
         verbose_name = _("consent record")
@@ -206,6 +208,8 @@ class OptInRequest(models.Model):
     Kept as part of the proof, so it is neither deleted nor erased.
     """
 
+    gdpr_keep = True
+
     profile = models.ForeignKey(
         Profile, on_delete=models.PROTECT, related_name="opt_in_requests"
     )
@@ -242,6 +246,8 @@ class OptInRequest(models.Model):
 
 class DataSubjectRequest(models.Model):
     """A record of one export or erasure done for a customer, for the legal team."""
+
+    gdpr_keep = True
 
     class Kind(models.TextChoices):
         EXPORT = "export", _("export")

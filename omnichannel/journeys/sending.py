@@ -138,6 +138,8 @@ def _message_context(step: dict[str, Any], enrollment: Enrollment) -> dict[str, 
     if enrollment.object_type:
         context["object_type"] = enrollment.object_type
         context["object_id"] = enrollment.object_id
+    if enrollment.object_type == "cart":
+        context["cart"] = _cart_snapshot(enrollment)
     if step.get("url"):
         context["url"] = step["url"]
     if step.get("offer"):
@@ -169,3 +171,25 @@ def choose_channel(profile: Profile, channels: list[str], now: datetime) -> str 
     return max(
         allowed, key=lambda channel: (affinity.get(channel, 0), -allowed.index(channel))
     )
+
+
+def _cart_snapshot(enrollment: Enrollment) -> dict[str, Any]:
+    """Return the cart's latest lines and total, as its last change recorded them."""
+    from omnichannel.profiles.models import Event
+
+    properties = (
+        Event.objects.filter(
+            name="cart_updated",
+            object_type="cart",
+            object_id=enrollment.object_id,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("properties", flat=True)
+        .first()
+    ) or {}
+    return {
+        "id": enrollment.object_id,
+        "lines": properties.get("lines", []),
+        "total": properties.get("total", ""),
+        "currency": properties.get("currency", ""),
+    }

@@ -39,6 +39,7 @@ BUILTIN_EVENT_TYPES = frozenset(
         "message_replied",
         "message_failed",
         "message_suppressed",
+        "message_converted",
         # Journeys
         "journey_entered",
         "journey_exited",

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -258,11 +258,48 @@ def _move_related_rows(survivor: Profile, loser: Profile) -> dict[str, list[str]
         elif relation.one_to_one:
             pks = _move_one_to_one(model, field_name, survivor, loser)
         else:
-            rows = model._default_manager.filter(**{field_name: loser})
-            pks = list(rows.values_list("pk", flat=True))
-            rows.update(**{field_name: survivor})
+            pks = _move_rows(model, field_name, survivor, loser)
         if pks:
             moved[_relation_key(relation)] = [str(pk) for pk in pks]
+    return moved
+
+
+def _move_rows(
+    model: type[models.Model], field_name: str, survivor: Profile, loser: Profile
+) -> list[Any]:
+    """Move the loser's rows in one UPDATE; return the primary keys moved.
+
+    When a unique constraint rejects the UPDATE (a model without a
+    ``merge_profiles`` hook, which check W013 reports), the rows move one by one
+    and those that clash with a row of the survivor stay on the loser. They are
+    kept, not deleted, and logged.
+    """
+    manager = model._default_manager
+    rows = manager.filter(**{field_name: loser})
+    pks = list(rows.values_list("pk", flat=True))
+    try:
+        with transaction.atomic():
+            rows.update(**{field_name: survivor})
+        return pks
+    except IntegrityError:
+        pass
+    moved = []
+    for pk in pks:
+        try:
+            with transaction.atomic():
+                manager.filter(pk=pk).update(**{field_name: survivor})
+        except IntegrityError:
+            continue
+        moved.append(pk)
+    logger.warning(
+        "merge of profile %s into %s left %d %s rows on the loser because they "
+        "clash with rows of the survivor; define %s.merge_profiles to merge them",
+        loser.pk,
+        survivor.pk,
+        len(pks) - len(moved),
+        model._meta.label,
+        model.__name__,
+    )
     return moved
 
 

@@ -18,9 +18,10 @@ profile_aggregates_changed = Signal()
 #: Arguments: ``survivor``, ``loser`` (Profile), ``merge`` (ProfileMerge).
 profile_merge_undone = Signal()
 
-#: Sent when a profile was erased on request, inside the erasing transaction, after
-#: its identifiers were deleted. Arguments: ``profile`` (Profile) and
-#: ``identities``, the ``(kind, value)`` pairs the profile held before erasure, so
-#: that receivers can remove the person from outside systems such as ad audiences.
-#: Receivers must not store those values.
+#: Sent when a profile was erased on the customer's request (GDPR Article 17),
+#: inside the erasure transaction, after its identifiers and personal fields were
+#: wiped. Receivers delete or pass on what they hold about the person. Arguments:
+#: ``profile`` (Profile) and ``identities``, the ``(kind, value)`` pairs the profile
+#: had before erasure, for receivers that must name the person to an outside
+#: system. Receivers must not store those values.
 profile_erased = Signal()

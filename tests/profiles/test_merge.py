@@ -89,6 +89,54 @@ def _assignment(profile):
     )
 
 
+def _delivery(profile):
+    from omnichannel.channels.models import Delivery, MessageTemplate
+
+    template, _ = MessageTemplate.objects.get_or_create(
+        slug="welcome",
+        defaults={"name": "Welcome", "channel": "email", "subject": "Hi", "body": "Hi"},
+    )
+    return Delivery.objects.create(
+        profile=profile,
+        channel="email",
+        template=template,
+        dedupe_key=f"welcome:{profile.pk}",
+        address=profile.email,
+        subject="Welcome",
+    )
+
+
+def _onsite_message(profile):
+    from omnichannel.channels.models import OnsiteMessage
+
+    OnsiteMessage.objects.create(profile=profile, title="Free shipping", body="Today")
+
+
+def _web_push(profile):
+    from omnichannel.channels.models import WebPushSubscription
+
+    WebPushSubscription.objects.create(
+        profile=profile,
+        endpoint=f"https://push.example/{profile.pk}",
+        p256dh="key",
+        auth="auth",
+    )
+
+
+def _audience_member(profile):
+    from omnichannel.audiences.models import AudienceMember
+    from tests.factories import AudienceFactory
+
+    audience = AudienceFactory()
+    AudienceMember.objects.create(audience=audience, profile=profile)
+
+
+def _prediction(profile):
+    from omnichannel.predictions.models import CustomerPrediction
+
+    CustomerPrediction.objects.create(profile=profile, churn_risk=0.4)
+
+
 # One maker per model with a foreign key to Profile. A new related model must get a
 # maker here, so that the merge test below covers it.
 ROW_MAKERS = {
@@ -102,6 +150,11 @@ ROW_MAKERS = {
     "omnichannel.RFMScore": _rfm,
     "omnichannel.Enrollment": _enrollment,
     "omnichannel.Assignment": _assignment,
+    "omnichannel.Delivery": _delivery,
+    "omnichannel.OnsiteMessage": _onsite_message,
+    "omnichannel.WebPushSubscription": _web_push,
+    "omnichannel.AudienceMember": _audience_member,
+    "omnichannel.CustomerPrediction": _prediction,
 }
 
 
@@ -320,3 +373,23 @@ def test_identities_keep_one_owner_after_merge_and_undo():
     undo_merge(merge_profiles(survivor, loser))
     assert Identity.objects.get(kind="phone").profile_id == loser.pk
     assert Event.objects.count() == 0
+
+
+def test_merge_keeps_clashing_rows_of_model_without_hook():
+    from omnichannel.audiences.models import AudienceMember
+    from tests.factories import AudienceFactory
+
+    survivor = identify(email="keep@example.com")
+    loser = identify(phone="+447700900456")
+    shared = AudienceFactory()
+    other = AudienceFactory()
+    AudienceMember.objects.create(audience=shared, profile=survivor)
+    AudienceMember.objects.create(audience=shared, profile=loser)
+    AudienceMember.objects.create(audience=other, profile=loser)
+
+    merge = merge_profiles(survivor, loser)
+
+    assert AudienceMember.objects.count() == 3
+    assert AudienceMember.objects.filter(profile=survivor).count() == 2
+    assert AudienceMember.objects.filter(profile=loser, audience=shared).count() == 1
+    assert len(merge.moved["omnichannel.AudienceMember"]) == 1

@@ -1,0 +1,1 @@
+"""Channel backends, one module per channel beside ``base``."""

@@ -1,0 +1,39 @@
+"""On-site messages: stored for the profile and shown on its next visit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
+from omnichannel.channels.models import OnsiteMessage
+from omnichannel.profiles.models import Profile
+
+DEFAULT_EXPIRY = timedelta(days=30)
+
+
+class OnsiteBackend(BaseBackend):
+    """Store an OnsiteMessage that the shop's pages fetch and show.
+
+    Options: ``EXPIRES_AFTER`` (timedelta, default 30 days) after which an unseen
+    message is no longer shown.
+    """
+
+    channel = "onsite"
+    consent_channel = None
+
+    def get_addresses(self, profile: Profile) -> list[str]:
+        return [f"profile:{profile.pk}"]
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        rendered = message.rendered
+        stored = OnsiteMessage.objects.create(
+            profile_id=message.profile_id,
+            delivery_id=message.delivery_id,
+            title=rendered.subject,
+            body=rendered.html or rendered.text,
+            url=rendered.url,
+            expires_at=timezone.now() + self.option("EXPIRES_AFTER", DEFAULT_EXPIRY),
+        )
+        return SendResult(provider_message_id=f"onsite-{stored.pk}")

@@ -1,0 +1,33 @@
+"""Signal handlers of the channels package, connected when the app is ready."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from anymail.signals import tracking
+from django.dispatch import receiver
+
+from omnichannel.profiles.events import ORDER_EVENT
+from omnichannel.profiles.models import Event
+from omnichannel.profiles.signals import event_tracked
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(tracking, dispatch_uid="omnichannel-anymail-tracking")
+def record_anymail_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    """Record delivery, bounce, complaint, open and click events of email providers."""
+    from omnichannel.channels.tracking import handle_anymail_event
+
+    handle_anymail_event(event, esp_name)
+
+
+@receiver(event_tracked, sender=Event, dispatch_uid="omnichannel-attribute-order")
+def attribute_order_to_click(sender: Any, event: Event, **kwargs: Any) -> None:
+    """Attribute each new order to the last message click before it."""
+    if event.name != ORDER_EVENT:
+        return
+    from omnichannel.channels.tracking import attribute_order
+
+    attribute_order(event)

@@ -1,0 +1,37 @@
+"""Celery tasks of the outbox."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from omnichannel.channels import services
+from omnichannel.channels.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def dispatch_delivery_task(delivery_id: int) -> str:
+    """Dispatch one delivery; return its status afterwards."""
+    try:
+        return services.dispatch_delivery(delivery_id).status
+    except Delivery.DoesNotExist:
+        logger.warning("delivery %s no longer exists", delivery_id)
+        return "missing"
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_deliveries(limit: int = 500) -> int:
+    """Fail interrupted sends and queue every due delivery; return the count queued.
+
+    Run it periodically (every minute) with celery beat.
+    """
+    services.fail_interrupted()
+    ids = services.due_delivery_ids(limit=limit)
+    for delivery_id in ids:
+        dispatch_delivery_task.delay(delivery_id)
+    if ids:
+        logger.info("queued %d due deliveries", len(ids))
+    return len(ids)
