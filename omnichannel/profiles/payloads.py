@@ -327,16 +327,22 @@ def _parse_revenue(value: Any, errors: Errors) -> Decimal | None:
     except InvalidOperation:
         errors["revenue"] = [_("Must be a decimal number such as 59.00.")]
         return None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite():
         errors["revenue"] = [_("Must be a finite amount with at most 2 decimals.")]
         return None
+    # The size check comes first: quantize() raises on numbers beyond the
+    # precision of the decimal context (28 digits).
     if abs(amount) >= Decimal(10) ** MAX_REVENUE_DIGITS:
         errors["revenue"] = [
             _("Must have at most %(digits)d digits before the decimal point.")
             % {"digits": MAX_REVENUE_DIGITS}
         ]
         return None
-    return amount.quantize(Decimal("0.01"))
+    cents = amount.quantize(Decimal("0.01"))
+    if amount != cents:
+        errors["revenue"] = [_("Must be a finite amount with at most 2 decimals.")]
+        return None
+    return cents
 
 
 def _parse_currency(value: Any, revenue: Decimal | None, errors: Errors) -> str:

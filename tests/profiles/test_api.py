@@ -311,6 +311,15 @@ def test_event_order_updates_aggregates(writer):
         ({"event": "custom", "email": "a@example.com", "revenue": "12.345"}, "revenue"),
         ({"event": "custom", "email": "a@example.com", "revenue": "NaN"}, "revenue"),
         ({"event": "custom", "email": "a@example.com", "revenue": True}, "revenue"),
+        ({"event": "custom", "email": "a@example.com", "revenue": 1e30}, "revenue"),
+        (
+            {"event": "custom", "email": "a@example.com", "revenue": "1E+400"},
+            "revenue",
+        ),
+        (
+            {"event": "custom", "email": "a@example.com", "revenue": "0.00000001"},
+            "revenue",
+        ),
         ({"event": "custom", "email": "a@example.com", "currency": "EURO"}, "currency"),
         (
             {"event": "custom", "email": "a@example.com", "idempotency_key": ""},
