@@ -7,6 +7,7 @@ from omnichannel.consent.services import has_consent, record_consent
 from omnichannel.consent.unsubscribe import build_unsubscribe_headers, unsubscribe_url
 from omnichannel.profiles.services import (
     identify,
+    join_visitor,
     profile_for_request,
     record_preference,
     track,
@@ -16,6 +17,7 @@ __all__ = [
     "build_unsubscribe_headers",
     "has_consent",
     "identify",
+    "join_visitor",
     "profile_for_request",
     "record_consent",
     "record_preference",

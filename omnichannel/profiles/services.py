@@ -47,6 +47,7 @@ __all__ = [
     "counted_orders",
     "find_profile",
     "identify",
+    "join_visitor",
     "merge_profiles",
     "profile_for_request",
     "recompute_aggregates",
@@ -436,6 +437,46 @@ def find_profile(
         seen.add(profile.pk)
         profile = profile.merged_into
     return profile
+
+
+def join_visitor(request: Any, profile: Profile, *, source: str = "link") -> Profile:
+    """Join the browser's visitor cookie to a known profile and return the profile.
+
+    For a click on a tracked link in a message: the link names the profile, the
+    request brings the cookie. The anonymous history of the cookie is merged in
+    when the rules allow; otherwise the cookie moves to ``profile``. Requests
+    without a visitor id leave everything as it is.
+    """
+    visitor_id = getattr(request, "omnichannel_visitor_id", None)
+    live = find_profile(uuid=profile.uuid)
+    if not visitor_id or live is None or live.erased_at is not None:
+        return profile
+    held = list(
+        Identity.objects.filter(profile=live)
+        .exclude(kind=Kind.VISITOR)
+        .order_by("created_at", "pk")
+        .values_list("kind", "value")
+    )
+    # The strongest identifier of the profile stands for it in the resolution.
+    held.sort(key=lambda pair: KIND_PRECEDENCE.get(pair[0], len(KIND_PRECEDENCE)))
+    identifiers = Identifiers()
+    if held:
+        identifiers.add(*held[0])
+    else:
+        owner = (
+            Identity.objects.filter(kind=Kind.VISITOR, value=visitor_id)
+            .values_list("profile_id", flat=True)
+            .first()
+        )
+        if owner is None:
+            Identity.objects.create(
+                profile=live, kind=Kind.VISITOR, value=visitor_id, source=source
+            )
+        return live
+    identifiers.add(Kind.VISITOR, visitor_id)
+    joined = resolve_profile(identifiers, source=source).profile
+    request.omnichannel_profile = joined
+    return joined
 
 
 def profile_for_request(request: Any, *, create: bool = False) -> Profile | None:

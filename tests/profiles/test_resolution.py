@@ -157,3 +157,48 @@ def test_record_preference_rejects_bad_input(key, value, source):
     with pytest.raises(ValueError):
         record_preference(profile, key, value, source=source)
     assert Preference.objects.count() == 0
+
+
+def test_join_visitor_merges_anonymous_history():
+    from types import SimpleNamespace
+
+    from omnichannel.profiles.services import join_visitor
+
+    visitor = "9" * 32
+    anonymous = identify(visitor_id=visitor)
+    track("product_viewed", profile=anonymous)
+    known = identify(email="lena@example.org")
+    request = SimpleNamespace(omnichannel_visitor_id=visitor)
+
+    joined = join_visitor(request, known)
+
+    assert joined.pk == known.pk
+    assert joined.events.count() == 1
+    anonymous.refresh_from_db()
+    assert anonymous.merged_into_id == known.pk
+
+
+def test_join_visitor_moves_cookie_of_other_person():
+    from types import SimpleNamespace
+
+    from omnichannel.profiles.services import join_visitor
+
+    visitor = "8" * 32
+    other = identify(email="other@example.com", visitor_id=visitor)
+    known = identify(email="lena@example.org")
+
+    join_visitor(SimpleNamespace(omnichannel_visitor_id=visitor), known)
+
+    assert Identity.objects.get(kind="visitor").profile_id == known.pk
+    other.refresh_from_db()
+    assert other.merged_into_id is None
+
+
+def test_join_visitor_without_cookie_changes_nothing():
+    from types import SimpleNamespace
+
+    from omnichannel.profiles.services import join_visitor
+
+    known = identify(email="lena@example.org")
+    assert join_visitor(SimpleNamespace(), known).pk == known.pk
+    assert Identity.objects.count() == 1
