@@ -3,7 +3,26 @@
 Shop code calls these; everything else is internal and may change.
 """
 
+from omnichannel.consent.services import has_consent, record_consent
+from omnichannel.consent.unsubscribe import build_unsubscribe_headers, unsubscribe_url
 from omnichannel.offers.services import check_offer_code
-from omnichannel.profiles.services import identify, profile_for_request, track
+from omnichannel.profiles.services import (
+    identify,
+    join_visitor,
+    profile_for_request,
+    record_preference,
+    track,
+)
 
-__all__ = ["check_offer_code", "identify", "profile_for_request", "track"]
+__all__ = [
+    "build_unsubscribe_headers",
+    "check_offer_code",
+    "has_consent",
+    "identify",
+    "join_visitor",
+    "profile_for_request",
+    "record_consent",
+    "record_preference",
+    "track",
+    "unsubscribe_url",
+]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import zoneinfo
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from django.apps import apps
@@ -45,6 +47,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_types()
     errors += _check_integration_settings()
     errors += _check_oscar()
+    errors += _check_identity_and_consent()
     errors += _check_channels()
     errors += _check_analytics()
     errors += _check_offers()
@@ -141,7 +144,7 @@ def _check_types() -> list[Any]:
         "TRACK_PAGE_VIEWS": bool,
         "SITE_URL": str,
         "DEFAULT_CURRENCY": str,
-        "MAX_IDENTITIES_PER_KIND": int,
+        "MAX_IDENTITIES_PER_KIND": (int, dict),
     }
     errors = []
     for name, types in expected.items():
@@ -808,3 +811,282 @@ def _check_periodic_rebuild(segments: list[Any]) -> list[Any]:
             id="omnichannel.W021",
         )
     ]
+
+
+# A development server on the developer's machine runs on http; that is fine there.
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _check_identity_and_consent() -> list[Any]:
+    errors: list[Any] = []
+    errors += _check_identity_limits()
+    errors += _check_path_patterns()
+    errors += _check_retention()
+    errors += _check_api_limits()
+    errors += _check_consent_settings()
+    errors += _check_merge_hooks()
+    errors += _check_erasure_hooks()
+    return errors
+
+
+def _check_identity_limits() -> list[Any]:
+    setting = app_settings.MAX_IDENTITIES_PER_KIND
+    values = setting.values() if isinstance(setting, dict) else [setting]
+    keys_ok = not isinstance(setting, dict) or set(setting) <= {"email", "phone"}
+    if keys_ok and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
+        return []
+    return [
+        Error(
+            f"OMNICHANNEL['MAX_IDENTITIES_PER_KIND'] = {setting!r} is not valid.",
+            hint="Use a whole number of at least 1, or a dict such as "
+            '{"email": 2, "phone": 1}.',
+            id="omnichannel.E010",
+        )
+    ]
+
+
+def _check_path_patterns() -> list[Any]:
+    errors = []
+    for name in ("TRACK_PRODUCT_PATHS", "TRACK_CATEGORY_PATHS", "TRACK_PATHS_EXCLUDE"):
+        patterns = getattr(app_settings, name)
+        if not isinstance(patterns, list | tuple):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] must be a list of regular expressions.",
+                    hint=r'For example [r"^/products/(?P<slug>[-\w]+)/$"].',
+                    id="omnichannel.E011",
+                )
+            )
+            continue
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as error:
+                errors.append(
+                    Error(
+                        f"OMNICHANNEL[{name!r}] contains {pattern!r}, which is not a "
+                        f"regular expression: {error}.",
+                        hint="Fix the pattern; it is matched against request.path.",
+                        id="omnichannel.E011",
+                    )
+                )
+    return errors
+
+
+def _check_retention() -> list[Any]:
+    from omnichannel.profiles.aggregates import AGGREGATE_EVENTS
+    from omnichannel.profiles.events import known_event_types
+
+    setting = app_settings.EVENT_RETENTION
+    if not isinstance(setting, dict):
+        return [
+            Error(
+                "OMNICHANNEL['EVENT_RETENTION'] must be a dict of event name to "
+                "timedelta or None.",
+                hint='For example {"page_viewed": timedelta(days=395)}.',
+                id="omnichannel.E012",
+            )
+        ]
+    errors = []
+    known = known_event_types() | {"*"}
+    for name, period in setting.items():
+        if name not in known:
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['EVENT_RETENTION'] names {name!r}, which is not an "
+                    "event type.",
+                    hint="Use a built-in type, one of EXTRA_EVENT_TYPES, or '*'.",
+                    id="omnichannel.E012",
+                )
+            )
+        elif period is not None and (
+            not isinstance(period, timedelta) or period <= timedelta(0)
+        ):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL['EVENT_RETENTION'][{name!r}] = {period!r} is not a "
+                    "positive timedelta.",
+                    hint="Use timedelta(days=...) or None to keep forever.",
+                    id="omnichannel.E012",
+                )
+            )
+        elif period is not None and name in AGGREGATE_EVENTS:
+            errors.append(
+                Warning(
+                    f"OMNICHANNEL['EVENT_RETENTION'] sets a period for {name!r}, "
+                    "which is never deleted because order totals are computed "
+                    "from it.",
+                    hint=f"Remove {name!r} from EVENT_RETENTION.",
+                    id="omnichannel.W010",
+                )
+            )
+    return errors
+
+
+def _check_api_limits() -> list[Any]:
+    errors = []
+    for name in ("API_MAX_BATCH_SIZE", "API_MAX_REQUEST_BYTES"):
+        value = getattr(app_settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} must be a positive whole "
+                    "number.",
+                    hint=f"The default is {DEFAULTS[name]!r}.",
+                    id="omnichannel.E013",
+                )
+            )
+    return errors
+
+
+def _check_consent_settings() -> list[Any]:
+    return _check_unsubscribe_settings() + _check_opt_in_and_keywords()
+
+
+def _check_unsubscribe_settings() -> list[Any]:
+    errors: list[Any] = []
+    site_url = app_settings.SITE_URL
+    host = urlsplit(site_url).hostname if isinstance(site_url, str) else None
+    if (
+        isinstance(site_url, str)
+        and not site_url.startswith("https://")
+        and host not in LOCAL_HOSTS
+    ):
+        errors.append(
+            Warning(
+                f"OMNICHANNEL['SITE_URL'] = {site_url!r} is not an https address, so "
+                "unsubscribe links are not one-click for mail providers.",
+                hint="RFC 8058 requires an https List-Unsubscribe URL; set SITE_URL "
+                "to the shop's https address.",
+                id="omnichannel.W011",
+            )
+        )
+
+    mailbox = app_settings.UNSUBSCRIBE_MAILTO
+    if mailbox is not None and (not isinstance(mailbox, str) or "@" not in mailbox):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['UNSUBSCRIBE_MAILTO'] = {mailbox!r} is not an email "
+                "address.",
+                hint="Use the address of a mailbox whose mail reaches anymail's "
+                "inbound signal, or None.",
+                id="omnichannel.E014",
+            )
+        )
+    elif mailbox is None:
+        errors.append(
+            Warning(
+                "OMNICHANNEL['UNSUBSCRIBE_MAILTO'] is not set, so List-Unsubscribe "
+                "headers carry no mailto address.",
+                hint="Set it to a mailbox whose inbound mail anymail receives.",
+                id="omnichannel.W012",
+            )
+        )
+    return errors
+
+
+def _check_opt_in_and_keywords() -> list[Any]:
+    errors: list[Any] = []
+    max_age = app_settings.DOUBLE_OPT_IN_MAX_AGE
+    if not isinstance(max_age, timedelta) or max_age <= timedelta(0):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['DOUBLE_OPT_IN_MAX_AGE'] = {max_age!r} is not a "
+                "positive timedelta.",
+                hint="For example timedelta(days=7).",
+                id="omnichannel.E015",
+            )
+        )
+
+    stop = app_settings.SMS_STOP_KEYWORDS
+    start = app_settings.SMS_START_KEYWORDS
+    lists_ok = all(
+        isinstance(words, list | tuple) and all(isinstance(w, str) for w in words)
+        for words in (stop, start)
+    )
+    if not lists_ok:
+        errors.append(
+            Error(
+                "OMNICHANNEL['SMS_STOP_KEYWORDS'] and ['SMS_START_KEYWORDS'] must be "
+                "lists of strings.",
+                hint='For example ["STOP", "UNSUBSCRIBE"].',
+                id="omnichannel.E016",
+            )
+        )
+    elif {w.upper() for w in stop} & {w.upper() for w in start}:
+        errors.append(
+            Error(
+                "A keyword is in both SMS_STOP_KEYWORDS and SMS_START_KEYWORDS.",
+                hint="Keep each keyword in one list.",
+                id="omnichannel.E016",
+            )
+        )
+    return errors
+
+
+def _check_merge_hooks() -> list[Any]:
+    """Find models whose unique constraints would break the generic merge."""
+    from omnichannel.profiles.merging import _relations
+
+    warnings = []
+    for relation in _relations():
+        model = relation.related_model
+        if model._meta.auto_created or hasattr(model, "merge_profiles"):
+            continue
+        field_name = relation.field.name
+        unique_sets = [list(fields) for fields in model._meta.unique_together]
+        unique_sets += [
+            list(constraint.fields)
+            for constraint in model._meta.constraints
+            if getattr(constraint, "fields", None)
+        ]
+        if relation.one_to_many and any(field_name in fields for fields in unique_sets):
+            warnings.append(
+                Warning(
+                    f"{model._meta.label} has a unique constraint on its foreign "
+                    "key to Profile but no merge_profiles classmethod, so when two "
+                    "merged profiles both have a row, the loser's row stays behind.",
+                    hint="Define merge_profiles(survivor, loser) returning the "
+                    "primary keys it moved.",
+                    obj=model,
+                    id="omnichannel.W013",
+                )
+            )
+    return warnings
+
+
+def _check_erasure_hooks() -> list[Any]:
+    """Find models whose text fields a GDPR erasure would leave untouched."""
+    from django.db import models
+
+    from omnichannel.profiles.merging import _relations
+
+    warnings = []
+    for relation in _relations():
+        model = relation.related_model
+        if model._meta.auto_created:
+            continue
+        if hasattr(model, "gdpr_erase") or getattr(model, "gdpr_keep", False):
+            continue
+        text_fields = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.CharField | models.TextField | models.JSONField)
+            and not field.choices
+        ]
+        if text_fields:
+            warnings.append(
+                Warning(
+                    f"{model._meta.label} has a foreign key to Profile and text "
+                    f"fields ({', '.join(text_fields)}) but neither a gdpr_erase "
+                    "classmethod nor gdpr_keep = True, so erasing a profile leaves "
+                    "its rows unchanged.",
+                    hint="Define gdpr_erase(profile) that deletes or blanks personal "
+                    "data, or set gdpr_keep = True if the rows hold none.",
+                    obj=model,
+                    id="omnichannel.W014",
+                )
+            )
+    return warnings

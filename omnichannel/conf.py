@@ -61,6 +61,45 @@ DEFAULTS: dict[str, Any] = {
         "preview",
         "monitor",
     ],
+    # Page and product views: regexes matched against request.path. Named groups
+    # become event properties, for example r"^/products/(?P<slug>[-\w]+)/$".
+    "TRACK_PRODUCT_PATHS": [],
+    "TRACK_CATEGORY_PATHS": [],
+    # Event retention: event name (or "*" for every other name) -> timedelta, or
+    # None to keep forever. Order events are never deleted.
+    "EVENT_RETENTION": {
+        "page_viewed": timedelta(days=395),
+        "category_viewed": timedelta(days=395),
+        "product_viewed": timedelta(days=395),
+        "searched": timedelta(days=395),
+    },
+    # REST API
+    "API_MAX_BATCH_SIZE": 1000,
+    "API_MAX_REQUEST_BYTES": 4 * 1024 * 1024,
+    # Consent (UNSUBSCRIBE_MAILTO is with the channel settings below)
+    "DOUBLE_OPT_IN_MAX_AGE": timedelta(days=7),
+    "DOUBLE_OPT_IN_FROM_EMAIL": None,
+    "SMS_STOP_KEYWORDS": [
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "OPTOUT",
+        "OPT OUT",
+        "REVOKE",
+    ],
+    "SMS_START_KEYWORDS": ["START", "UNSTOP", "YES", "OPTIN", "OPT IN"],
+    # GDPR erasure keeps these event properties, which describe products, not people.
+    "ERASURE_KEEP_EVENT_PROPERTIES": [
+        "sku",
+        "product_id",
+        "category",
+        "quantity",
+        "unit_price",
+        "lines",
+    ],
     # RFM
     "RFM_GROUP_RULES": None,
     # Channels: channel name -> {"BACKEND": dotted path, "OPTIONS": {...}}. Channels

@@ -58,6 +58,29 @@ class DiscountCodeTaken(InvalidDiscountCode):
     """The shop already has a discount code with this text; choose another one."""
 
 
+class MergeError(OmnichannelError, ValueError):
+    """Two profiles cannot be merged, or a merge cannot be undone."""
+
+
+class ProfileErased(OmnichannelError, ValueError):
+    """The profile was erased on request and may not collect new data."""
+
+
+class InvalidToken(OmnichannelError, ValueError):
+    """A signed link token was altered, was made for another purpose, or expired.
+
+    ``expired`` is true when the signature is good but the token is too old.
+    """
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+class LedgerError(OmnichannelError, PermissionError):
+    """Code tried to change or delete a row of an append-only ledger."""
+
+
 class ChannelError(OmnichannelError):
     """Base class of errors raised by channel backends and the outbox."""
 

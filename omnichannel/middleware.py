@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from omnichannel import context
@@ -70,14 +71,38 @@ def is_bot(request: HttpRequest) -> bool:
     return any(word in agent for word in app_settings.BOT_USER_AGENTS)
 
 
+def is_prefetch(request: HttpRequest) -> bool:
+    """Tell whether the browser fetched the page speculatively, not for a visit."""
+    purpose = request.headers.get("Sec-Purpose", "") or request.headers.get(
+        "Purpose", ""
+    )
+    return "prefetch" in purpose.lower() or (
+        request.headers.get("X-Moz", "").lower() == "prefetch"
+    )
+
+
+def _asset_prefixes() -> list[str]:
+    prefixes = []
+    for name in ("STATIC_URL", "MEDIA_URL"):
+        value = getattr(settings, name, None) or ""
+        if value.startswith("/") and value != "/":
+            prefixes.append(value)
+    return prefixes
+
+
 def should_track(request: HttpRequest, response: HttpResponse) -> bool:
+    """Tell whether a response is a page view of a real visitor worth recording."""
     if not app_settings.TRACK_PAGE_VIEWS or request.method != "GET":
+        return False
+    if getattr(request, "omnichannel_track", True) is False:
         return False
     if response.status_code != 200:
         return False
     if not response.get("Content-Type", "").startswith("text/html"):
         return False
-    if request.headers.get("HX-Request"):
+    if request.headers.get("HX-Request") or is_prefetch(request):
+        return False
+    if any(request.path.startswith(prefix) for prefix in _asset_prefixes()):
         return False
     excluded = _compile(tuple(app_settings.TRACK_PATHS_EXCLUDE))
     if any(pattern.search(request.path) for pattern in excluded):
@@ -85,18 +110,38 @@ def should_track(request: HttpRequest, response: HttpResponse) -> bool:
     return not is_bot(request)
 
 
-def record_page_view(request: HttpRequest) -> None:
-    from omnichannel.profiles.services import track
+def page_event(request: HttpRequest) -> tuple[str, dict[str, Any]]:
+    """Return the event name and properties of a page view.
 
+    A view may set ``request.omnichannel_page = {"event": ..., "properties": ...}``;
+    otherwise the path is matched against ``TRACK_PRODUCT_PATHS`` and
+    ``TRACK_CATEGORY_PATHS``, whose named groups become properties.
+    """
     properties: dict[str, Any] = {"path": request.path[:500]}
     referrer = request.headers.get("Referer")
     if referrer:
         properties["referrer"] = referrer[:500]
     extra = getattr(request, "omnichannel_page", None)
-    name = "page_viewed"
     if isinstance(extra, dict):
-        name = extra.get("event", name)
         properties.update(extra.get("properties", {}))
+        return extra.get("event", "page_viewed"), properties
+    for name, setting in (
+        ("product_viewed", app_settings.TRACK_PRODUCT_PATHS),
+        ("category_viewed", app_settings.TRACK_CATEGORY_PATHS),
+    ):
+        for pattern in _compile(tuple(setting)):
+            match = pattern.search(request.path)
+            if match:
+                groups = {k: v for k, v in match.groupdict().items() if v is not None}
+                properties.update(groups)
+                return name, properties
+    return "page_viewed", properties
+
+
+def record_page_view(request: HttpRequest) -> None:
+    from omnichannel.profiles.services import track
+
+    name, properties = page_event(request)
     try:
         track(name, request=request, properties=properties, source="web")
     except Exception:

@@ -1,17 +1,30 @@
 """URLs of the app.
 
-Include them once: ``path("omnichannel/", include("omnichannel.urls"))``.
+Include them once: ``path("omnichannel/", include("omnichannel.urls"))``. The REST
+API lives under ``api/``, its OpenAPI schema at ``api/schema/``.
 """
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from omnichannel.consent import urls as consent_urls
+from omnichannel.profiles import urls as profiles_urls
 
 app_name = "omnichannel"
 
+api_urlpatterns: list = [
+    *profiles_urls.api_urlpatterns,
+    *consent_urls.api_urlpatterns,
+    path("", include("omnichannel.experiments.urls")),
+    path("", include("omnichannel.offers.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
+
 urlpatterns: list = [
-    path("", include("omnichannel.profiles.urls")),
+    path("", include(profiles_urls.urlpatterns)),
+    path("", include(consent_urls.urlpatterns)),
     path("", include("omnichannel.channels.urls")),
-    path("api/", include("omnichannel.experiments.urls")),
-    path("api/", include("omnichannel.offers.urls")),
     path("", include("omnichannel.segments.urls")),
     path("", include("omnichannel.conversations.urls")),
+    path("api/", include(api_urlpatterns)),
 ]

@@ -43,6 +43,43 @@ class OrderEventFactory(EventFactory):
     object_id = factory.Sequence(lambda n: f"order-{n}")
 
 
+def api_key(*scopes, name="tests"):
+    """Create an API key with these scopes and return the secret to send."""
+    from omnichannel.authentication import create_api_key
+
+    _key, raw_key = create_api_key(name, scopes)
+    return raw_key
+
+
+class PreferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Preference"
+
+    profile = factory.SubFactory(ProfileFactory)
+    key = "interest"
+    value = factory.Sequence(lambda n: f"running shoes {n}")
+    source = "popup:spring-quiz"
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.ConsentRecord"
+
+    profile = factory.SubFactory(ProfileFactory)
+    channel = "email"
+    purpose = "marketing"
+    granted = True
+    source = "signup-form"
+
+
+class TopicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "omnichannel.Topic"
+
+    slug = factory.Sequence(lambda n: f"topic-{n}")
+    name = factory.Sequence(lambda n: f"Topic {n}")
+
+
 class ExperimentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Experiment

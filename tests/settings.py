@@ -91,6 +91,7 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 OMNICHANNEL = {
     "DEFAULT_CURRENCY": "EUR",
     "SITE_URL": "https://shop.example",
+    "UNSUBSCRIBE_MAILTO": "unsubscribe@shop.example",
 }
 if HAS_SHOP:
     OMNICHANNEL["SHOP_ADAPTERS"] = {

@@ -206,6 +206,11 @@ OMNICHANNEL = {
     "DEFAULT_CURRENCY": "EUR",
     "DEFAULT_PHONE_REGION": "DE",
     "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000"),
+    "UNSUBSCRIBE_MAILTO": os.environ.get(
+        "UNSUBSCRIBE_MAILTO", "unsubscribe@shop.example"
+    ),
+    "TRACK_PRODUCT_PATHS": [r"^/products/(?P<slug>[-\w]+)/$"],
+    "TRACK_CATEGORY_PATHS": [r"^/categories/(?P<category>[-\w]+)/$"],
     "SHOP_ADAPTERS": {
         "shop.Order": "shop.omnichannel_adapters.OrderAdapter",
         "shop.Cart": "shop.omnichannel_adapters.CartAdapter",

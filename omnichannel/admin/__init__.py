@@ -4,6 +4,7 @@ from omnichannel.admin import (
     analytics,  # noqa: F401
     audiences,  # noqa: F401
     channels,  # noqa: F401
+    consent,  # noqa: F401
     conversations,  # noqa: F401
     experiments,  # noqa: F401
     journeys,  # noqa: F401

@@ -148,6 +148,10 @@ class AudienceMember(models.Model):
     the process dies then, the next run treats the row as possibly uploaded.
     """
 
+    # Only hashes are stored, and erasure needs them to remove the person from
+    # the platforms (see omnichannel.audiences.receivers).
+    gdpr_keep = True
+
     audience = models.ForeignKey(
         Audience, on_delete=models.CASCADE, related_name="members"
     )
@@ -184,6 +188,21 @@ class AudienceMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} in {self.audience_id} ({self.state})"
+
+    @classmethod
+    def merge_profiles(cls, survivor: Profile, loser: Profile) -> list[int]:
+        """Move the loser's rows to audiences where the survivor has none; the rows
+        left behind are removed from the platform by the next sync."""
+        taken = cls.objects.filter(profile=survivor).values_list(
+            "audience_id", flat=True
+        )
+        moved = list(
+            cls.objects.filter(profile=loser)
+            .exclude(audience_id__in=list(taken))
+            .values_list("pk", flat=True)
+        )
+        cls.objects.filter(pk__in=moved).update(profile=survivor)
+        return moved
 
 
 class SyncRun(models.Model):

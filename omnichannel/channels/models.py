@@ -231,6 +231,13 @@ class Delivery(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
 
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Blank the address and the copies of rendered messages; keep the outcome."""
+        return cls.objects.filter(profile=profile).update(
+            address="", subject="", body_text="", body_html="", context={}
+        )
+
 
 class WebPushSubscription(models.Model):
     """A browser's push subscription (the PushSubscription of the Push API)."""
@@ -257,6 +264,11 @@ class WebPushSubscription(models.Model):
             "endpoint": self.endpoint,
             "keys": {"p256dh": self.p256dh, "auth": self.auth},
         }
+
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Delete the browser subscriptions: they hold the endpoint and keys."""
+        return cls.objects.filter(profile=profile).delete()[0]
 
 
 class OnsiteMessage(models.Model):
@@ -292,6 +304,11 @@ class OnsiteMessage(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"on-site message {self.pk}"
+
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Delete the messages waiting for the next page view."""
+        return cls.objects.filter(profile=profile).delete()[0]
 
 
 class ShortLink(models.Model):

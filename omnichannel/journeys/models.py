@@ -200,6 +200,11 @@ class Enrollment(models.Model):
         cls.objects.filter(pk__in=moved).update(profile=survivor)
         return moved
 
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Blank the run context (it may copy cart contents); keep the path taken."""
+        return cls.objects.filter(profile=profile).update(context={})
+
 
 class StepRun(models.Model):
     """What happened at one step of one enrollment, for the inspector and counts."""

@@ -196,6 +196,9 @@ class CustomerOffer(models.Model):
     of two profiles can leave it with two), so every channel reads one state.
     """
 
+    # Codes and claim states hold no personal text; they stay for the order history.
+    gdpr_keep = True
+
     class State(models.TextChoices):
         ISSUED = "issued", _("issued")
         SEEN = "seen", _("seen")

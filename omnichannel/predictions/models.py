@@ -176,6 +176,11 @@ class CustomerPrediction(models.Model):
     def __str__(self) -> str:
         return f"Prediction for profile {self.profile_id}"
 
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Delete the scores; they are derived and would be recomputed."""
+        return cls.objects.filter(profile=profile).delete()[0]
+
 
 class PredictionValidation(models.Model):
     """A holdout test: fit on a calibration period, compare with what happened next."""

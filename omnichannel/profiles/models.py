@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from omnichannel.conf import app_settings
 
 
 class Profile(models.Model):
@@ -128,6 +131,12 @@ class Identity(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
 
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Delete the profile's identifiers; return how many rows went."""
+        deleted, _ = cls.objects.filter(profile=profile).delete()
+        return deleted
+
 
 class Event(models.Model):
     """Something a customer did or that happened to them; rows are never updated."""
@@ -166,6 +175,23 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
 
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        """Drop every event property not listed in ``ERASURE_KEEP_EVENT_PROPERTIES``.
+
+        Names, times, amounts and object references stay, so revenue reports keep
+        their totals. Returns the number of events changed.
+        """
+        keep = set(app_settings.ERASURE_KEEP_EVENT_PROPERTIES)
+        changed = []
+        for event in cls.objects.filter(profile=profile).only("pk", "properties"):
+            kept = {k: v for k, v in event.properties.items() if k in keep}
+            if kept != event.properties:
+                event.properties = kept
+                changed.append(event)
+        cls.objects.bulk_update(changed, ["properties"], batch_size=1000)
+        return len(changed)
+
 
 class ProfileMerge(models.Model):
     """A record of one merge, with what moved, so that it can be undone."""
@@ -181,8 +207,13 @@ class ProfileMerge(models.Model):
         default=dict, help_text=_("Model label -> primary keys moved to the survivor.")
     )
     loser_fields = models.JSONField(default=dict)
+    survivor_fields = models.JSONField(
+        default=dict,
+        help_text=_("Fields of the survivor before the merge, restored by an undo."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("profile merge")
@@ -191,3 +222,99 @@ class ProfileMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loser_id} -> {self.survivor_id}"
+
+
+class Preference(models.Model):
+    """An interest or preference the customer stated (zero-party data).
+
+    ``key`` names the question (``interest``, ``shoe_size``); ``value`` is the answer
+    (``men's running shoes``). A key may have several values.
+    """
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="preferences"
+    )
+    key = models.SlugField(_("key"), max_length=64)
+    value = models.CharField(_("value"), max_length=200)
+    source = models.CharField(
+        _("source"),
+        max_length=64,
+        help_text=_("Where the customer said it: popup:spring-quiz, signup-form, api."),
+    )
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stated preference")
+        verbose_name_plural = _("stated preferences")
+        ordering = ["key", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "key", "value"],
+                name="omnichannel_preference_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["key", "value"], name="omni_preference_value")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.value}"
+
+    @classmethod
+    def merge_profiles(cls, survivor: Profile, loser: Profile) -> list[int]:
+        """Move the loser's preferences; a value both profiles hold is kept once,
+        on the survivor's row, with the earlier of the two times."""
+        moved = []
+        held = {
+            (row.key, row.value): row for row in cls.objects.filter(profile=survivor)
+        }
+        for row in cls.objects.filter(profile=loser):
+            twin = held.get((row.key, row.value))
+            if twin is None:
+                moved.append(row.pk)
+                continue
+            if row.recorded_at < twin.recorded_at:
+                twin.recorded_at = row.recorded_at
+                twin.save(update_fields=["recorded_at"])
+            row.delete()
+        cls.objects.filter(pk__in=moved).update(profile=survivor)
+        return moved
+
+    @classmethod
+    def gdpr_erase(cls, profile: Profile) -> int:
+        deleted, _ = cls.objects.filter(profile=profile).delete()
+        return deleted
+
+
+class APIKey(models.Model):
+    """A secret for the REST API with the scopes it grants.
+
+    Only a SHA-256 digest of the key is stored; the key itself is shown once, when it
+    is created. Keys are 256-bit random strings, so a fast digest is enough and a
+    password hash would only slow every request down.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_active(self, at: datetime | None = None) -> bool:
+        at = at or timezone.now()
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return False
+        return self.expires_at is None or self.expires_at > at
+
+    def has_scopes(self, *scopes: str) -> bool:
+        return set(scopes) <= set(self.scopes)

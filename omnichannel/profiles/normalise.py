@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -105,5 +107,9 @@ def _is_fictional(number: phonenumbers.PhoneNumber) -> bool:
 
 def is_blocked(value: str) -> bool:
     """Tell whether ``value`` is a placeholder that must never identify anyone."""
-    blocked = {item.strip().lower() for item in app_settings.BLOCKED_IDENTIFIERS}
-    return value.strip().lower() in blocked
+    return value.strip().lower() in _blocked(tuple(app_settings.BLOCKED_IDENTIFIERS))
+
+
+@lru_cache(maxsize=8)
+def _blocked(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(item.strip().lower() for item in values)

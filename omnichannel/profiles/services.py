@@ -1,38 +1,75 @@
-"""Identity resolution, event tracking, merging and order aggregates."""
+"""Identity resolution and event tracking."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import re
+import uuid as uuid_module
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, OperationalError, models, transaction
 from django.utils import timezone
 
-from omnichannel.conf import app_settings
-from omnichannel.exceptions import InvalidIdentifier, OmnichannelError
+from omnichannel.exceptions import InvalidIdentifier, MergeError, ProfileErased
 from omnichannel.profiles import signals
-from omnichannel.profiles.events import ORDER_EVENT, check_event_type
-from omnichannel.profiles.models import Event, Identity, Profile, ProfileMerge
+from omnichannel.profiles.aggregates import (
+    AGGREGATE_EVENTS,
+    ORDER_REVERSAL_EVENTS,
+    counted_orders,
+    recompute_aggregates,
+)
+from omnichannel.profiles.events import check_event_type
+from omnichannel.profiles.merging import (
+    STRONG_KINDS,
+    TRAIT_FIELDS,
+    identity_limit,
+    lock_profiles,
+    merge_conflict,
+    merge_profiles,
+)
+from omnichannel.profiles.models import Event, Identity, Preference, Profile
 from omnichannel.profiles.normalise import is_blocked, normalise_email, normalise_phone
+
+__all__ = [
+    "AGGREGATE_EVENTS",
+    "MAX_PROPERTIES_BYTES",
+    "ORDER_REVERSAL_EVENTS",
+    "STRONG_KINDS",
+    "Identifiers",
+    "MergeError",
+    "Resolution",
+    "collect_identifiers",
+    "counted_orders",
+    "find_profile",
+    "identify",
+    "join_visitor",
+    "merge_profiles",
+    "profile_for_request",
+    "recompute_aggregates",
+    "record_preference",
+    "resolve_profile",
+    "track",
+]
 
 logger = logging.getLogger(__name__)
 
 Kind = Identity.Kind
-# Kinds that name a person rather than a browser or device. Two profiles that hold
-# different values of one of these kinds are two people and are never merged.
-STRONG_KINDS = (Kind.EMAIL, Kind.PHONE, Kind.USER)
-ORDER_REVERSAL_EVENTS = ("order_cancelled", "order_refunded")
-AGGREGATE_EVENTS = (ORDER_EVENT, *ORDER_REVERSAL_EVENTS)
 MAX_PROPERTIES_BYTES = 32 * 1024
 # Events the app records about itself; they do not mean the customer was seen.
 PASSIVE_SOURCES = ("journey", "import")
+# Precedence of identifier kinds when they point at different profiles: the
+# profile of the shop user wins over that of the email, which wins over the phone.
+KIND_PRECEDENCE = {Kind.USER: 0, Kind.EMAIL: 1, Kind.PHONE: 2}
+RESOLVE_ATTEMPTS = 5
+SLUG_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
+# PostgreSQL error codes of a deadlock and of a serialisation failure; both mean
+# that the transaction can simply run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 @dataclass
@@ -50,6 +87,15 @@ class Identifiers:
 
     def __bool__(self) -> bool:
         return bool(self.pairs)
+
+
+@dataclass
+class Resolution:
+    """The outcome of resolving identifiers to a profile."""
+
+    profile: Profile
+    created: bool = False
+    merged: list[int] = field(default_factory=list)
 
 
 def collect_identifiers(
@@ -107,9 +153,10 @@ def identify(
     """Return the one profile for these identifiers, creating or merging as needed.
 
     Identifiers that belong to no profile are attached to the resolved one. Profiles
-    that share identifiers are merged unless they hold different emails, phones or
-    users; then the weaker identifiers (visitor cookie, external id) move to the
-    profile that owns the strong ones. Raises InvalidIdentifier on a bad identifier.
+    that share identifiers are merged, unless together they would have more emails,
+    phones or users than ``MAX_IDENTITIES_PER_KIND`` allows. In that case the weaker
+    identifiers (visitor cookie, external id) move to the profile that owns the
+    strong ones. Raises InvalidIdentifier on a bad identifier.
     """
     identifiers = collect_identifiers(
         email=email,
@@ -120,119 +167,147 @@ def identify(
         request=request,
         phone_region=phone_region,
     )
-    if not identifiers:
-        raise InvalidIdentifier(
-            "identifiers",
-            "give at least one of email, phone, user, visitor_id or external_id.",
-        )
-    profile = _resolve_with_retry(identifiers, source=source, traits=traits or {})
+    profile = resolve_profile(identifiers, source=source, traits=traits).profile
     if request is not None:
         request.omnichannel_profile = profile
     return profile
 
 
-def _resolve_with_retry(
-    identifiers: Identifiers, *, source: str, traits: Mapping[str, Any]
-) -> Profile:
-    # Two requests may create the same identity at once; the unique constraint on
-    # Identity stops the second, which then finds the row the first one wrote.
-    for attempt in range(3):
+def resolve_profile(
+    identifiers: Identifiers,
+    *,
+    source: str = "",
+    traits: Mapping[str, Any] | None = None,
+) -> Resolution:
+    """Resolve normalised identifiers to one profile; see ``identify``.
+
+    Runs in its own transaction (a savepoint inside an outer one) and runs again
+    when a concurrent request created the same identity, merged one of the
+    profiles, or deadlocked with this one.
+    """
+    if not identifiers:
+        raise InvalidIdentifier(
+            "identifiers",
+            "give at least one of email, phone, user, visitor_id or external_id.",
+        )
+    for attempt in range(1, RESOLVE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _resolve(identifiers, source=source, traits=traits)
-        except IntegrityError:
-            if attempt == 2:
+                return _resolve(identifiers, source=source, traits=traits or {})
+        except (IntegrityError, _StaleRead, MergeError) as error:
+            if attempt == RESOLVE_ATTEMPTS:
                 raise
-            logger.info("identity race on attempt %d, retrying", attempt + 1)
+            logger.info(
+                "identity resolution raced (%s) on attempt %d, retrying",
+                type(error).__name__,
+                attempt,
+            )
+        except OperationalError as error:
+            sqlstate = getattr(error.__cause__, "sqlstate", None)
+            if sqlstate not in RETRYABLE_SQLSTATES or attempt == RESOLVE_ATTEMPTS:
+                raise
+            logger.info("identity resolution deadlocked on attempt %d", attempt)
     raise AssertionError("unreachable")
+
+
+class _StaleRead(Exception):
+    """Identities moved between reading them and locking their profiles."""
+
+
+def _owners(identifiers: Identifiers) -> dict[tuple[str, str], int]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in identifiers.pairs:
+        by_kind.setdefault(kind, []).append(value)
+    query = models.Q()
+    for kind, values in by_kind.items():
+        query |= models.Q(kind=kind, value__in=values)
+    rows = Identity.objects.filter(query).values_list("kind", "value", "profile_id")
+    return {(kind, value): profile_id for kind, value, profile_id in rows}
 
 
 def _resolve(
     identifiers: Identifiers, *, source: str, traits: Mapping[str, Any]
-) -> Profile:
-    query = models.Q()
-    for kind, value in identifiers.pairs:
-        query |= models.Q(kind=kind, value=value)
-    existing = list(Identity.objects.filter(query).select_related("profile"))
-    profiles = {identity.profile_id: identity.profile for identity in existing}
+) -> Resolution:
+    owners = _owners(identifiers)
+    locked = lock_profiles(set(owners.values()))
+    if owners and (
+        any(p.merged_into_id is not None for p in locked.values())
+        or _owners(identifiers) != owners
+    ):
+        raise _StaleRead
 
-    if not profiles:
-        profile = Profile.objects.create()
-    else:
-        profile = _choose_survivor(list(profiles.values()), identifiers)
-        if _would_exceed_limit(profile, identifiers):
-            # The identifiers name somebody else than the profile that owns the
-            # cookie: give them their own profile and hand it the cookie.
-            previous, profile = profile, Profile.objects.create()
-            _move_weak_identities(previous, profile, identifiers)
-            profiles.pop(previous.pk)
-        for other in profiles.values():
-            if other.pk == profile.pk:
-                continue
-            if _can_merge(profile, other):
-                merge_profiles(profile, other, reason="identify")
-            else:
-                _move_weak_identities(other, profile, identifiers)
-        profile.refresh_from_db()
+    if len(locked) == 1 and len(owners) == len(identifiers.pairs):
+        # The usual call: every identifier already belongs to this one profile.
+        (profile,) = locked.values()
+        _apply_traits(profile, traits)
+        return Resolution(profile=profile)
 
-    _attach_identities(profile, identifiers, source)
-    _apply_traits(profile, traits)
-    return profile
+    candidates = sorted(locked.values(), key=lambda p: _precedence(p, owners))
+    survivor = candidates[0] if candidates else None
+    if survivor is not None and _cannot_take(survivor, identifiers, owners):
+        # The profile found through a weaker identifier (a shared browser, a phone
+        # given with a new email) belongs to another person than the one the
+        # strongest identifier names, so that person gets a profile of their own.
+        survivor = None
+    created = survivor is None
+    if survivor is None:
+        survivor = Profile.objects.create()
+
+    unowned = [pair for pair in identifiers.pairs if pair not in owners]
+    merged = []
+    for other in candidates:
+        if other.pk == survivor.pk:
+            continue
+        if merge_conflict(survivor, other, unowned) is None:
+            merge_profiles(survivor, other, reason="identify")
+            merged.append(other.pk)
+        else:
+            _move_weak_identities(other, survivor, identifiers)
+    if merged:
+        survivor.refresh_from_db()
+
+    _attach_identities(survivor, identifiers, source, set(locked))
+    _apply_traits(survivor, traits)
+    return Resolution(profile=survivor, created=created, merged=merged)
 
 
-def _choose_survivor(profiles: list[Profile], identifiers: Identifiers) -> Profile:
-    strong_values = {
-        (kind, value) for kind, value in identifiers.pairs if kind in STRONG_KINDS
-    }
-    owners = {
-        identity.profile_id
-        for identity in Identity.objects.filter(
-            profile__in=profiles, kind__in=STRONG_KINDS
+def _precedence(
+    profile: Profile, owners: dict[tuple[str, str], int]
+) -> tuple[int, int, int, int]:
+    ranks = [
+        KIND_PRECEDENCE[kind]
+        for (kind, _value), owner in owners.items()
+        if owner == profile.pk and kind in KIND_PRECEDENCE
+    ]
+    return (
+        min(ranks, default=len(KIND_PRECEDENCE)),
+        profile.user_id is None,
+        -profile.order_count,
+        profile.pk,
+    )
+
+
+def _cannot_take(
+    profile: Profile, identifiers: Identifiers, owners: dict[tuple[str, str], int]
+) -> bool:
+    """Tell whether no profile owns the strongest identifier given yet and
+    ``profile`` cannot take it without going over the limit of its kind."""
+    strong = sorted(
+        (KIND_PRECEDENCE[kind], kind, value)
+        for kind, value in identifiers.pairs
+        if kind in KIND_PRECEDENCE
+    )
+    if not strong:
+        return False
+    _rank, kind, value = strong[0]
+    if owners.get((kind, value)) is not None:
+        return False
+    held = set(
+        Identity.objects.filter(profile=profile, kind=kind).values_list(
+            "value", flat=True
         )
-        if (identity.kind, identity.value) in strong_values
-    }
-
-    def rank(profile: Profile) -> tuple[int, int, int, int]:
-        return (
-            profile.pk in owners,
-            profile.user_id is not None,
-            profile.order_count,
-            -profile.pk,
-        )
-
-    return max(profiles, key=rank)
-
-
-def _would_exceed_limit(profile: Profile, identifiers: Identifiers) -> bool:
-    """Tell whether attaching the strong identifiers would give ``profile`` more
-    values of one kind than ``MAX_IDENTITIES_PER_KIND`` allows."""
-    limit = app_settings.MAX_IDENTITIES_PER_KIND
-    owned: dict[str, set[str]] = {}
-    for kind, value in Identity.objects.filter(
-        profile=profile, kind__in=STRONG_KINDS
-    ).values_list("kind", "value"):
-        owned.setdefault(kind, set()).add(value)
-    for kind in STRONG_KINDS:
-        given = set(identifiers.of_kind(kind))
-        if given and owned.get(kind) and len(owned[kind] | given) > limit:
-            return True
-    return False
-
-
-def _can_merge(survivor: Profile, other: Profile) -> bool:
-    """Tell whether two profiles may become one without joining two people."""
-    kinds = Identity.objects.filter(
-        profile__in=[survivor, other], kind__in=STRONG_KINDS
-    ).values_list("profile_id", "kind", "value")
-    by_kind: dict[str, dict[int, set[str]]] = {}
-    for profile_id, kind, value in kinds:
-        by_kind.setdefault(kind, {}).setdefault(profile_id, set()).add(value)
-    limit = app_settings.MAX_IDENTITIES_PER_KIND
-    for owners in by_kind.values():
-        values = set().union(*owners.values())
-        if len(owners) > 1 and len(values) > limit:
-            return False
-    return True
+    )
+    return bool(held) and len(held | {value}) > identity_limit(kind)
 
 
 def _move_weak_identities(
@@ -247,24 +322,59 @@ def _move_weak_identities(
         )
 
 
-def _attach_identities(profile: Profile, identifiers: Identifiers, source: str) -> None:
+def _attach_identities(
+    profile: Profile, identifiers: Identifiers, source: str, known: set[int]
+) -> None:
+    """Attach the identifiers that no profile owns yet.
+
+    ``known`` are the profiles locked at the start. An owner outside that set was
+    created by a concurrent request, so the resolution runs again.
+    """
     now = timezone.now()
-    owned = set(Identity.objects.filter(profile=profile).values_list("kind", "value"))
+    owners = _owners(identifiers)
+    if any(owner not in known and owner != profile.pk for owner in owners.values()):
+        raise _StaleRead
+    held: dict[str, set[str]] = {}
+    for kind, value in Identity.objects.filter(profile=profile).values_list(
+        "kind", "value"
+    ):
+        held.setdefault(kind, set()).add(value)
     for kind, value in identifiers.pairs:
-        if (kind, value) in owned:
+        owner = owners.get((kind, value))
+        if owner is not None:
+            if owner != profile.pk:
+                logger.warning(
+                    "identity of kind %s stays on profile %s, not on %s: the "
+                    "profiles cannot be merged",
+                    kind,
+                    owner,
+                    profile.pk,
+                )
+            continue
+        values = held.setdefault(kind, set())
+        if kind in STRONG_KINDS and len(values) >= identity_limit(kind):
+            logger.warning(
+                "profile %s already holds %d identities of kind %s; another one "
+                "was not attached",
+                profile.pk,
+                len(values),
+                kind,
+            )
             continue
         Identity.objects.create(
             profile=profile, kind=kind, value=value, source=source, last_seen_at=now
         )
+        values.add(value)
+
     changed = []
-    emails = identifiers.of_kind(Kind.EMAIL)
-    phones = identifiers.of_kind(Kind.PHONE)
-    users = identifiers.of_kind(Kind.USER)
+    emails = sorted(held.get(Kind.EMAIL, ()))
+    phones = sorted(held.get(Kind.PHONE, ()))
+    users = sorted(held.get(Kind.USER, ()))
     if emails and not profile.email:
-        profile.email = emails[0]
+        profile.email = _first_given(identifiers.of_kind(Kind.EMAIL), emails)
         changed.append("email")
     if phones and not profile.phone:
-        profile.phone = phones[0]
+        profile.phone = _first_given(identifiers.of_kind(Kind.PHONE), phones)
         changed.append("phone")
     if users and profile.user_id is None:
         profile.user_id = int(users[0]) if users[0].isdigit() else users[0]
@@ -273,7 +383,8 @@ def _attach_identities(profile: Profile, identifiers: Identifiers, source: str) 
         profile.save(update_fields=[*changed, "updated_at"])
 
 
-TRAIT_FIELDS = ("first_name", "last_name", "time_zone", "country", "language")
+def _first_given(given: list[str], held: list[str]) -> str:
+    return next((value for value in given if value in held), held[0])
 
 
 def _apply_traits(profile: Profile, traits: Mapping[str, Any]) -> None:
@@ -289,6 +400,85 @@ def _apply_traits(profile: Profile, traits: Mapping[str, Any]) -> None:
     if changed:
         profile.full_clean(validate_unique=False, validate_constraints=False)
         profile.save(update_fields=[*changed, "updated_at"])
+
+
+def find_profile(
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    uuid: Any = None,
+    phone_region: str | None = None,
+) -> Profile | None:
+    """Return the live profile with this email, phone or uuid, without creating one.
+
+    A uuid of a merged profile leads to the profile it was merged into.
+    """
+    profile = None
+    if uuid is not None:
+        try:
+            key = uuid_module.UUID(str(uuid))
+        except ValueError:
+            raise InvalidIdentifier("profile", f"{uuid!r} is not a uuid.") from None
+        profile = Profile.objects.filter(uuid=key).first()
+    elif email or phone:
+        kind, value = (
+            (Kind.EMAIL, normalise_email(email))
+            if email
+            else (Kind.PHONE, normalise_phone(phone or "", phone_region))
+        )
+        identity = (
+            Identity.objects.filter(kind=kind, value=value)
+            .select_related("profile")
+            .first()
+        )
+        profile = identity.profile if identity else None
+    seen = set()
+    while profile is not None and profile.merged_into_id is not None:
+        if profile.pk in seen:
+            break
+        seen.add(profile.pk)
+        profile = profile.merged_into
+    return profile
+
+
+def join_visitor(request: Any, profile: Profile, *, source: str = "link") -> Profile:
+    """Join the browser's visitor cookie to a known profile and return the profile.
+
+    For a click on a tracked link in a message: the link names the profile, the
+    request brings the cookie. The anonymous history of the cookie is merged in
+    when the rules allow; otherwise the cookie moves to ``profile``. Requests
+    without a visitor id leave everything as it is.
+    """
+    visitor_id = getattr(request, "omnichannel_visitor_id", None)
+    live = find_profile(uuid=profile.uuid)
+    if not visitor_id or live is None or live.erased_at is not None:
+        return profile
+    held = list(
+        Identity.objects.filter(profile=live)
+        .exclude(kind=Kind.VISITOR)
+        .order_by("created_at", "pk")
+        .values_list("kind", "value")
+    )
+    # The strongest identifier of the profile stands for it in the resolution.
+    held.sort(key=lambda pair: KIND_PRECEDENCE.get(pair[0], len(KIND_PRECEDENCE)))
+    identifiers = Identifiers()
+    if held:
+        identifiers.add(*held[0])
+    else:
+        owner = (
+            Identity.objects.filter(kind=Kind.VISITOR, value=visitor_id)
+            .values_list("profile_id", flat=True)
+            .first()
+        )
+        if owner is None:
+            Identity.objects.create(
+                profile=live, kind=Kind.VISITOR, value=visitor_id, source=source
+            )
+        return live
+    identifiers.add(Kind.VISITOR, visitor_id)
+    joined = resolve_profile(identifiers, source=source).profile
+    request.omnichannel_profile = joined
+    return joined
 
 
 def profile_for_request(request: Any, *, create: bool = False) -> Profile | None:
@@ -340,12 +530,12 @@ def track(
 
     An event whose ``idempotency_key`` was stored before is not stored again; the
     earlier event is returned. Order events update the profile's aggregates in the
-    same transaction. Raises UnknownEventType, InvalidIdentifier, or ValueError
-    when ``properties`` is not a JSON object of at most 32 KiB.
+    same transaction. Raises UnknownEventType, InvalidIdentifier, ProfileErased, or
+    ValueError when ``properties`` is not a JSON object of at most 32 KiB.
     """
     check_event_type(name)
     properties = dict(properties or {})
-    _check_properties(properties)
+    check_properties(properties)
     if occurred_at is not None and timezone.is_naive(occurred_at):
         raise ValueError(
             "occurred_at must be timezone-aware; attach a time zone, for example "
@@ -353,6 +543,8 @@ def track(
         )
     if idempotency_key is not None and len(idempotency_key) > 200:
         raise ValueError("idempotency_key must be at most 200 characters.")
+    if profile is not None and profile.erased_at is not None:
+        raise ProfileErased(f"Profile {profile.pk} was erased; it takes no events.")
 
     with transaction.atomic():
         if idempotency_key:
@@ -393,16 +585,22 @@ def track(
     return event
 
 
-def _check_properties(properties: dict[str, Any]) -> None:
+def check_properties(properties: Any) -> int:
+    """Raise ValueError unless ``properties`` is a JSON object of at most 32 KiB;
+    return its encoded size in bytes."""
+    if not isinstance(properties, dict):
+        raise ValueError("properties must be a JSON object.")
     try:
         encoded = json.dumps(properties, cls=_DecimalEncoder)
     except (TypeError, ValueError) as error:
         raise ValueError(f"properties must be JSON serialisable: {error}") from None
-    if len(encoded.encode()) > MAX_PROPERTIES_BYTES:
+    size = len(encoded.encode())
+    if size > MAX_PROPERTIES_BYTES:
         raise ValueError(
-            f"properties are {len(encoded.encode())} bytes; the maximum is "
+            f"properties are {size} bytes; the maximum is "
             f"{MAX_PROPERTIES_BYTES}. Send only the fields segments and messages use."
         )
+    return size
 
 
 class _DecimalEncoder(json.JSONEncoder):
@@ -424,174 +622,33 @@ def _touch_profile(profile: Profile, event: Event) -> None:
         profile.last_seen_at = event.occurred_at
 
 
-def counted_orders() -> models.QuerySet[Event]:
-    """Return order events that no cancellation or refund event reverses."""
-    reversal = Event.objects.filter(
-        profile=OuterRef("profile"),
-        name__in=ORDER_REVERSAL_EVENTS,
-        object_type=OuterRef("object_type"),
-        object_id=OuterRef("object_id"),
-    )
-    return Event.objects.filter(name=ORDER_EVENT).exclude(Exists(reversal))
+def record_preference(
+    profile: Profile,
+    key: str,
+    value: str,
+    *,
+    source: str,
+    at: datetime | None = None,
+) -> Preference:
+    """Store an interest or preference the customer stated, with its source.
 
-
-def recompute_aggregates(profile_ids: Iterable[int] | None = None) -> int:
-    """Recompute order aggregates from the Event log in one UPDATE; return the rows.
-
-    ``None`` recomputes every profile.
+    Stating the same value again keeps the first row and its time.
     """
-    orders = counted_orders().filter(profile=OuterRef("pk")).order_by()
-
-    def aggregate(expression: Any) -> Subquery:
-        return Subquery(
-            orders.values("profile").annotate(value=expression).values("value")[:1]
+    if profile.erased_at is not None:
+        raise ProfileErased(f"Profile {profile.pk} was erased; it takes no data.")
+    if not SLUG_PATTERN.match(key):
+        raise ValueError(
+            "key must be 1 to 64 lower-case letters, digits, hyphens or underscores."
         )
-
-    zero = models.Value(Decimal("0"), output_field=models.DecimalField())
-    queryset = Profile.objects.all()
-    if profile_ids is not None:
-        queryset = queryset.filter(pk__in=list(profile_ids))
-    updated = queryset.update(
-        order_count=Coalesce(aggregate(Count("id")), 0),
-        total_spent=Coalesce(aggregate(Sum("revenue")), zero),
-        first_order_at=aggregate(Min("occurred_at")),
-        last_order_at=aggregate(Max("occurred_at")),
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise ValueError("value must be 1 to 200 characters.")
+    if not source:
+        raise ValueError("source is required: say where the customer stated it.")
+    preference, _created = Preference.objects.get_or_create(
+        profile=profile,
+        key=key,
+        value=value,
+        defaults={"source": source[:64], "recorded_at": at or timezone.now()},
     )
-    queryset.filter(order_count__gt=0).update(
-        average_order_value=models.ExpressionWrapper(
-            models.F("total_spent") / models.F("order_count"),
-            output_field=models.DecimalField(max_digits=14, decimal_places=2),
-        )
-    )
-    queryset.filter(order_count=0).update(average_order_value=zero)
-    return updated
-
-
-class MergeError(OmnichannelError, ValueError):
-    """Two profiles cannot be merged."""
-
-
-def merge_profiles(
-    survivor: Profile, loser: Profile, *, reason: str = ""
-) -> ProfileMerge:
-    """Move everything of ``loser`` to ``survivor`` and record what moved.
-
-    Every model with a foreign key to Profile is moved. A model that needs more than
-    an UPDATE (because of a unique constraint, say) defines a classmethod
-    ``merge_profiles(survivor, loser) -> list[pk]`` that does the move and returns
-    the primary keys it moved.
-    """
-    if survivor.pk == loser.pk:
-        raise MergeError("A profile cannot be merged into itself.")
-    with transaction.atomic():
-        # Lock both rows in primary key order so that two merges of the same pair,
-        # in either direction, wait for each other instead of deadlocking.
-        locked = {
-            p.pk: p
-            for p in Profile.objects.select_for_update()
-            .filter(pk__in=[survivor.pk, loser.pk])
-            .order_by("pk")
-        }
-        if len(locked) != 2:
-            raise MergeError("One of the profiles no longer exists.")
-        survivor, loser = locked[survivor.pk], locked[loser.pk]
-        if loser.merged_into_id is not None:
-            raise MergeError(f"Profile {loser.pk} was already merged.")
-
-        loser_fields = {
-            "email": loser.email,
-            "phone": loser.phone,
-            "user_id": loser.user_id,
-        }
-        moved = _move_related_rows(survivor, loser)
-        _copy_missing_fields(survivor, loser)
-        Profile.objects.filter(pk=loser.pk).update(
-            email="", phone="", user=None, merged_into=survivor
-        )
-        survivor.save()
-        recompute_aggregates([survivor.pk, loser.pk])
-        merge = ProfileMerge.objects.create(
-            survivor=survivor,
-            loser=loser,
-            reason=reason,
-            moved=moved,
-            loser_fields=loser_fields,
-        )
-        logger.info(
-            "merged profile %s into %s (%d rows moved)",
-            loser.pk,
-            survivor.pk,
-            sum(len(pks) for pks in moved.values()),
-        )
-        signals.profile_merged.send(
-            sender=Profile, survivor=survivor, loser=loser, merge=merge
-        )
-    return merge
-
-
-def _profile_relations() -> list[Any]:
-    relations = []
-    for relation in Profile._meta.related_objects:
-        if relation.related_model in (Profile, ProfileMerge):
-            continue
-        if not (relation.one_to_many or relation.one_to_one):
-            continue
-        relations.append(relation)
-    return relations
-
-
-def _move_related_rows(survivor: Profile, loser: Profile) -> dict[str, list[Any]]:
-    moved: dict[str, list[Any]] = {}
-    for relation in _profile_relations():
-        model = relation.related_model
-        field_name = relation.field.name
-        label = model._meta.label
-        hook = getattr(model, "merge_profiles", None)
-        if hook is not None:
-            pks = list(hook(survivor, loser))
-        elif relation.one_to_one:
-            pks = _move_one_to_one(model, field_name, survivor, loser)
-        else:
-            rows = model._default_manager.filter(**{field_name: loser})
-            pks = list(rows.values_list("pk", flat=True))
-            rows.update(**{field_name: survivor})
-        if pks:
-            moved[label] = [str(pk) for pk in pks]
-    return moved
-
-
-def _move_one_to_one(
-    model: type[models.Model], field_name: str, survivor: Profile, loser: Profile
-) -> list[Any]:
-    manager = model._default_manager
-    if manager.filter(**{field_name: survivor}).exists():
-        # Derived one-to-one rows (scores, predictions) are recomputed for the
-        # survivor, so the loser's copy is dropped.
-        manager.filter(**{field_name: loser}).delete()
-        return []
-    rows = manager.filter(**{field_name: loser})
-    pks = list(rows.values_list("pk", flat=True))
-    rows.update(**{field_name: survivor})
-    return pks
-
-
-def _copy_missing_fields(survivor: Profile, loser: Profile) -> None:
-    for name in (*TRAIT_FIELDS, "birthday"):
-        if not getattr(survivor, name) and getattr(loser, name):
-            setattr(survivor, name, getattr(loser, name))
-    if not survivor.email and loser.email:
-        survivor.email = loser.email
-    if not survivor.phone and loser.phone:
-        survivor.phone = loser.phone
-    if survivor.user_id is None and loser.user_id is not None:
-        survivor.user_id = loser.user_id
-    survivor.attributes = {**loser.attributes, **survivor.attributes}
-    survivor.tags = sorted(set(survivor.tags) | set(loser.tags))
-    if loser.created_at < survivor.created_at:
-        survivor.created_at = loser.created_at
-    if loser.last_seen_at and (
-        survivor.last_seen_at is None or loser.last_seen_at > survivor.last_seen_at
-    ):
-        survivor.last_seen_at = loser.last_seen_at
-    # The loser's unique fields are cleared first, so the survivor can take them.
-    Profile.objects.filter(pk=loser.pk).update(email="", phone="", user=None)
+    return preference
