@@ -8,7 +8,7 @@ OMNICHANNEL_DEMO_SERVE ?= 1
 DEMO_STAFF_USER ?= admin
 DEMO_STAFF_PASSWORD ?= omnichannel-demo
 
-.PHONY: demo test test-sqlite test-postgres bench lint browser-deps clean
+.PHONY: demo test test-sqlite test-postgres test-oscar bench lint browser-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ browser-deps:
 
 test: $(VENV)/.installed browser-deps
 	$(MAKE) test-sqlite
+	$(MAKE) test-oscar
 	@if $(PY) -c "import psycopg; psycopg.connect('$(DATABASE_URL_PG)', connect_timeout=3).close()" 2>/dev/null; then \
 		$(MAKE) test-postgres; \
 	else \
@@ -48,6 +49,12 @@ test-sqlite: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m pytest -q
+
+# The django-oscar adapter against a real Oscar shop, in its own settings module
+# (Oscar's forty apps stay out of the main test settings). SQLite unless
+# DATABASE_URL is set.
+test-oscar: $(VENV)/.installed
+	$(PY) -m pytest -q --ds=tests.integration.oscar_settings tests/integration/oscar
 
 bench: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m benchmarks

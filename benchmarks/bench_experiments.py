@@ -16,30 +16,16 @@ name of the settings), created and dropped by this script.
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from benchmarks.common import Result, best_of, setup_django
+from benchmarks.common import Result, best_of, isolated_database, setup_django
 
 UTC = ZoneInfo("UTC")
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
 DAYS = 56
-
-
-@contextmanager
-def isolated_database() -> Any:
-    """Create the settings' test database, run the block on it, then drop it."""
-    from django.db import connection
-
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        yield
-    finally:
-        connection.creation.destroy_test_db(original, verbosity=0)
 
 
 def generate(customers: int) -> dict[str, Any]:

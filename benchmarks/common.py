@@ -7,7 +7,8 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    # Tasks run eagerly in the calling process, as the test settings ask; without
+    # this app .delay() would publish to a broker.
+    import tests.celery_app  # noqa: F401
+
+
+@contextmanager
+def isolated_database() -> Iterator[None]:
+    """Create the settings' test database, run the block on it, then drop it."""
+    from django.db import connection
+
+    original = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(original, verbosity=0)
 
 
 @dataclass

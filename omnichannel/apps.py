@@ -13,5 +13,8 @@ class OmnichannelConfig(AppConfig):
         from omnichannel.channels import receivers as channel_receivers  # noqa: F401
         from omnichannel.integrations import registry
 
+        # Imported so that a Celery worker registers the abandoned-cart task.
+        from omnichannel.integrations import tasks as integration_tasks  # noqa: F401
+
         registry.connect_adapters()
         audience_receivers.connect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import zoneinfo
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from omnichannel.conf import DEFAULTS, app_settings
 from omnichannel.conversations.checks import check_conversation_settings
@@ -41,8 +43,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_adapters()
     errors += _check_region_and_zone()
     errors += _check_types()
+    errors += _check_integration_settings()
+    errors += _check_oscar()
     errors += _check_channels()
     errors += _check_analytics()
+    errors += _check_offers()
     errors += check_conversation_settings()
     return errors
 
@@ -399,6 +404,92 @@ def _check_analytics() -> list[Any]:
     return errors
 
 
+# A code shorter than this has fewer than 2^40 values, few enough that a botnet
+# spreading guesses over many IP addresses could find issued codes.
+MIN_OFFER_CODE_LENGTH = 8
+
+
+def _check_offers() -> list[Any]:
+    from django.conf import settings as django_settings
+
+    from omnichannel.offers.codes import ALPHABET, MAX_CODE_LENGTH
+    from omnichannel.offers.shop import code_adapter
+
+    errors = []
+    length = app_settings.OFFER_CODE_LENGTH
+    # The prefix (up to 12 characters) and its dash must fit as well.
+    longest = MAX_CODE_LENGTH - 13
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, int)
+        or not MIN_OFFER_CODE_LENGTH <= length <= longest
+    ):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_CODE_LENGTH'] = {length!r} is not a whole number "
+                f"from {MIN_OFFER_CODE_LENGTH} to {longest}.",
+                hint=f"Each character is one of {len(ALPHABET)} symbols; the default "
+                f"{DEFAULTS['OFFER_CODE_LENGTH']} gives about 10^15 codes.",
+                id="omnichannel.E050",
+            )
+        )
+    for name in ("OFFER_CODE_CHECKS_PER_IP", "OFFER_CODE_CHECKS_PER_PROFILE"):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive whole "
+                    "number.",
+                    hint=f"It is the number of code checks allowed per window; the "
+                    f"default is {DEFAULTS[name]}.",
+                    id="omnichannel.E051",
+                )
+            )
+    window = app_settings.OFFER_CODE_CHECK_WINDOW
+    if not isinstance(window, timedelta) or window.total_seconds() < 1:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_CODE_CHECK_WINDOW'] = {window!r} is not a "
+                "timedelta of at least one second.",
+                hint="Use for example timedelta(minutes=10), the default.",
+                id="omnichannel.E052",
+            )
+        )
+    alias = app_settings.OFFER_RATE_LIMIT_CACHE
+    caches = getattr(django_settings, "CACHES", {"default": {}})
+    if alias not in caches:
+        errors.append(
+            Error(
+                f"OMNICHANNEL['OFFER_RATE_LIMIT_CACHE'] = {alias!r} is not a cache "
+                "in settings.CACHES.",
+                hint=f"Use one of {sorted(caches)}.",
+                id="omnichannel.E053",
+            )
+        )
+    elif caches[alias].get("BACKEND", "").endswith("DummyCache"):
+        errors.append(
+            Warning(
+                f"The cache {alias!r} is a DummyCache, so offer code checks are not "
+                "rate limited and codes can be guessed.",
+                hint="Point OMNICHANNEL['OFFER_RATE_LIMIT_CACHE'] at a shared cache "
+                "such as Redis.",
+                id="omnichannel.W051",
+            )
+        )
+    if code_adapter() is None:
+        errors.append(
+            Warning(
+                "No adapter in OMNICHANNEL['SHOP_ADAPTERS'] creates discount codes, so "
+                "offers that create their codes in the shop cannot issue any.",
+                hint="Override create_discount_code() in the shop's order adapter "
+                "(docs/adapters.md), or untick 'create codes in the shop' on offers "
+                "redeemed only through the API.",
+                id="omnichannel.W050",
+            )
+        )
+    return errors
+
+
 @register(Tags.compatibility)
 def check_audience_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Check the ad platform settings (ids omnichannel.E080-E089, W080-W089)."""
@@ -495,4 +586,134 @@ def _check_audience_platforms() -> list[Any]:
                     id="omnichannel.W080",
                 )
             )
+    return errors
+
+
+def _check_integration_settings() -> list[Any]:
+    errors = []
+    policy = app_settings.SHOP_ADAPTER_ERRORS
+    if policy not in ("log", "raise"):
+        errors.append(
+            Error(
+                f"OMNICHANNEL['SHOP_ADAPTER_ERRORS'] = {policy!r} is not 'log' or "
+                "'raise'.",
+                hint="Use 'log' in production so an adapter error cannot fail a "
+                "checkout, and 'raise' in tests.",
+                id="omnichannel.E090",
+            )
+        )
+    after = app_settings.CART_ABANDONED_AFTER
+    max_age = app_settings.CART_ABANDONED_MAX_AGE
+    for name, value in (
+        ("CART_ABANDONED_AFTER", after),
+        ("CART_ABANDONED_MAX_AGE", max_age),
+    ):
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use a datetime.timedelta, such as {DEFAULTS[name]!r}.",
+                    id="omnichannel.E091",
+                )
+            )
+    if (
+        isinstance(after, timedelta)
+        and isinstance(max_age, timedelta)
+        and max_age <= after
+    ):
+        errors.append(
+            Error(
+                "OMNICHANNEL['CART_ABANDONED_MAX_AGE'] is not longer than "
+                "CART_ABANDONED_AFTER, so no cart would ever be reported.",
+                hint="Make CART_ABANDONED_MAX_AGE longer, for example 7 days.",
+                id="omnichannel.E091",
+            )
+        )
+    return errors
+
+
+OSCAR_STATUS_KEYS = ("paid", "cancelled", "refunded")
+
+
+def _check_oscar() -> list[Any]:
+    errors = []
+    statuses = app_settings.OSCAR_ORDER_STATUSES
+    valid = isinstance(statuses, dict) and all(
+        key in OSCAR_STATUS_KEYS
+        and isinstance(value, list | tuple)
+        and all(isinstance(item, str) for item in value)
+        for key, value in statuses.items()
+    )
+    if not valid:
+        errors.append(
+            Error(
+                "OMNICHANNEL['OSCAR_ORDER_STATUSES'] must be a dict with the keys "
+                "'paid', 'cancelled' and 'refunded', each a list of Oscar order "
+                "statuses.",
+                hint=f"For example {DEFAULTS['OSCAR_ORDER_STATUSES']!r}.",
+                id="omnichannel.E092",
+            )
+        )
+    adapters = app_settings.SHOP_ADAPTERS
+    if not isinstance(adapters, dict) or importlib.util.find_spec("oscar") is None:
+        return errors
+
+    from oscar.core.loading import get_model as oscar_get_model
+
+    from omnichannel.integrations.oscar import adapters as oscar_adapters
+
+    expected = {
+        oscar_adapters.OrderAdapter: ("order", "Order"),
+        oscar_adapters.BasketAdapter: ("basket", "Basket"),
+    }
+    found: set[type] = set()
+    for label, path in adapters.items():
+        try:
+            adapter_class = import_string(path)
+            model = apps.get_model(label)
+        except (ImportError, LookupError, ValueError, ImproperlyConfigured):
+            continue  # omnichannel.E002 and E003 report these.
+        for oscar_class, (app_label, model_name) in expected.items():
+            if not (
+                isinstance(adapter_class, type)
+                and issubclass(adapter_class, oscar_class)
+            ):
+                continue
+            found.add(oscar_class)
+            oscar_model = oscar_get_model(app_label, model_name)
+            if model is not oscar_model:
+                errors.append(
+                    Error(
+                        f"OMNICHANNEL['SHOP_ADAPTERS'] gives {path} to {label!r}, "
+                        f"but it reads Oscar's {oscar_model._meta.label}.",
+                        hint=f"Use {oscar_model._meta.label!r} as the key.",
+                        id="omnichannel.E093",
+                    )
+                )
+    if found and "omnichannel.middleware.OmnichannelMiddleware" not in getattr(
+        settings, "MIDDLEWARE", []
+    ):
+        errors.append(
+            Warning(
+                "The Oscar adapters are configured but OmnichannelMiddleware is not "
+                "in MIDDLEWARE, so anonymous baskets and product views cannot be "
+                "tied to a visitor and are not recorded.",
+                hint="Add 'omnichannel.middleware.OmnichannelMiddleware' after "
+                "AuthenticationMiddleware.",
+                id="omnichannel.W090",
+            )
+        )
+    if found and len(found) < len(expected):
+        missing = (
+            "basket.Basket" if oscar_adapters.OrderAdapter in found else "order.Order"
+        )
+        errors.append(
+            Warning(
+                f"Only one Oscar adapter is configured; {missing} has none, so its "
+                "events are not recorded.",
+                hint="Use omnichannel.integrations.oscar.SHOP_ADAPTERS, which names "
+                "both.",
+                id="omnichannel.W091",
+            )
+        )
     return errors

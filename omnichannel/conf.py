@@ -34,6 +34,19 @@ DEFAULTS: dict[str, Any] = {
     "EXTRA_EVENT_TYPES": [],
     # Shop adapters: model label -> dotted path of a ShopAdapter subclass.
     "SHOP_ADAPTERS": {},
+    # "log": an adapter error is logged and the shop's write kept; "raise": it
+    # propagates and fails the shop's save.
+    "SHOP_ADAPTER_ERRORS": "log",
+    # A cart with no change for this long is reported as abandoned ...
+    "CART_ABANDONED_AFTER": timedelta(hours=1),
+    # ... unless its last change is older than this.
+    "CART_ABANDONED_MAX_AGE": timedelta(days=7),
+    # django-oscar order statuses that mean paid, cancelled or refunded.
+    "OSCAR_ORDER_STATUSES": {
+        "paid": [],
+        "cancelled": ["Cancelled"],
+        "refunded": ["Refunded"],
+    },
     # Public address of the site, used in links inside messages.
     "SITE_URL": "http://127.0.0.1:8000",
     # Page views recorded by the middleware.
@@ -100,6 +113,12 @@ DEFAULTS: dict[str, Any] = {
     "LIFECYCLE_DROP_OFF_AFTER": timedelta(days=30),
     "LIFECYCLE_LAPSE_AFTER": timedelta(days=180),
     "ANALYTICS_CACHE_SECONDS": 600,
+    # Offers
+    "OFFER_CODE_LENGTH": 10,
+    "OFFER_CODE_CHECKS_PER_IP": 20,
+    "OFFER_CODE_CHECKS_PER_PROFILE": 10,
+    "OFFER_CODE_CHECK_WINDOW": timedelta(minutes=10),
+    "OFFER_RATE_LIMIT_CACHE": "default",
     # Ad platform audiences: platform key -> options, each with a "BACKEND" path.
     "AUDIENCE_PLATFORMS": {},
     "AUDIENCE_SYNC_INTERVAL": timedelta(hours=6),

@@ -4,6 +4,8 @@ Each one subclasses :class:`OmnichannelError` and the built-in exception it rese
 so callers can catch either.
 """
 
+from rest_framework.exceptions import APIException
+
 
 class OmnichannelError(Exception):
     """Base class of every error the app raises on purpose."""
@@ -37,6 +39,23 @@ class ImportRowError(OmnichannelError, ValueError):
 
 class AdapterError(OmnichannelError, TypeError):
     """A shop adapter returned a value of the wrong shape."""
+
+
+class InvalidDiscountCode(OmnichannelError, ValueError):
+    """A discount code cannot be created from the given arguments.
+
+    ``field`` names the argument (``code``, ``kind``, ``value``, ``valid_until``) so
+    that callers can show the message beside it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class DiscountCodeTaken(InvalidDiscountCode):
+    """The shop already has a discount code with this text; choose another one."""
 
 
 class ChannelError(OmnichannelError):
@@ -103,6 +122,54 @@ class ExperimentError(OmnichannelError, ValueError):
 
 class InsufficientData(OmnichannelError, ValueError):
     """A statistic cannot be computed from the counts given (an empty group, say)."""
+
+
+class OfferError(OmnichannelError, ValueError):
+    """An offer cannot be issued or is set up in a way that cannot work.
+
+    ``reason`` is a stable machine-readable string (``unknown_offer``,
+    ``inactive``, ``not_started``, ``ended``, ``not_in_audience``,
+    ``limit_reached``, ``erased``) and ``field`` names the offer field to blame
+    when one is.
+    """
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+
+
+class OfferCodeRejected(OmnichannelError, ValueError, APIException):
+    """A customer's offer code cannot be used; nothing was changed.
+
+    ``reason`` is one of ``unknown``, ``not_yours``, ``sign_in_required``,
+    ``claimed``, ``expired``, ``not_started``, ``withdrawn`` or ``sold_out``;
+    ``message`` is a translated sentence for the customer.
+
+    It is also a DRF ``APIException`` with the HTTP status of its reason, so a REST
+    endpoint whose transaction it fails (an order reported through the events API
+    with a used code, say) returns 409 with the reason as ``code`` instead of
+    failing with a server error.
+    """
+
+    STATUS_BY_REASON = {
+        "unknown": 404,
+        "not_yours": 403,
+        "sign_in_required": 403,
+        "claimed": 409,
+        "not_started": 409,
+        "sold_out": 409,
+        "expired": 410,
+        "withdrawn": 410,
+    }
+
+    def __init__(self, reason: str, message: str) -> None:
+        APIException.__init__(self, detail=message, code=reason)
+        self.args = (message,)
+        self.reason = reason
+        self.message = message
+        self.status_code = self.STATUS_BY_REASON.get(reason, 400)
 
 
 class AudiencePlatformError(OmnichannelError, RuntimeError):

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from omnichannel.conversations import receivers as conversation_receivers  # noqa: F401
 from omnichannel.exceptions import InvalidIdentifier
 from omnichannel.journeys import receivers as journey_receivers  # noqa: F401
+from omnichannel.offers import receivers as offer_receivers  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

@@ -11,5 +11,6 @@ urlpatterns: list = [
     path("", include("omnichannel.profiles.urls")),
     path("", include("omnichannel.channels.urls")),
     path("api/", include("omnichannel.experiments.urls")),
+    path("api/", include("omnichannel.offers.urls")),
     path("", include("omnichannel.conversations.urls")),
 ]

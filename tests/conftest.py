@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import pytest
+from django.apps import apps
 
 # Browser fixtures (chrome, chrome_factory) for any test that needs them.
 from tests.browser import chrome, chrome_factory  # noqa: F401
@@ -13,3 +16,17 @@ def on_commit(django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
+
+
+OSCAR_TESTS = Path(__file__).parent / "integration" / "oscar"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Collect the django-oscar tests only in the run with the Oscar settings.
+
+    That run is ``pytest --ds=tests.integration.oscar_settings tests/integration/oscar``
+    (``make test-oscar``); the main settings do not install Oscar.
+    """
+    if collection_path == OSCAR_TESTS:
+        return not apps.is_installed("oscar")
+    return None

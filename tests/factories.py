@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from omnichannel.experiments.models import Experiment, Variant
+from omnichannel.offers.models import Offer
 from omnichannel.profiles.models import Event, Identity, Profile
 
 
@@ -58,6 +59,16 @@ class VariantFactory(factory.django.DjangoModelFactory):
     experiment = factory.SubFactory(ExperimentFactory)
     key = factory.Sequence(lambda n: f"variant-{n}")
     weight = 1
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Offer
+
+    slug = factory.Sequence(lambda n: f"offer-{n}")
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    kind = Offer.Kind.PERCENT
+    value = Decimal("10.00")
 
 
 class SegmentFactory(factory.django.DjangoModelFactory):

@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "omnichannel",
+    # A hand-made shop of a few models for the generic adapter tests.
+    "tests.integrations.handmade",
 ]
 if HAS_SHOP:
     INSTALLED_APPS.append("shop")

@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from shop.offers import offer_code_error
 from shop.services import find_usable_discount
 
 User = get_user_model()
@@ -112,6 +113,13 @@ class CheckoutForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        code = cleaned.get("discount_code")
+        if code:
+            error = offer_code_error(
+                code, email=cleaned.get("email", ""), user=self.user
+            )
+            if error:
+                self.add_error("discount_code", error)
         if not cleaned.get("create_account"):
             return cleaned
 

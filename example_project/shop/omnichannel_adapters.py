@@ -1,7 +1,7 @@
-"""How the omnichannel app reads this shop's orders and carts.
+"""Adapters through which the omnichannel app reads this shop's orders and carts.
 
-Named in settings.OMNICHANNEL["SHOP_ADAPTERS"]. The adapters only read; the app
-records events from what they return.
+Named in settings.OMNICHANNEL["SHOP_ADAPTERS"]. The adapters only read, except that
+the order adapter writes the discount codes journeys and chat hand out.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
-from omnichannel import exceptions
+from omnichannel.exceptions import DiscountCodeTaken
 from omnichannel.integrations.base import CartAdapter as BaseCartAdapter
 from omnichannel.integrations.base import Customer
 from omnichannel.integrations.base import OrderAdapter as BaseOrderAdapter
+from omnichannel.integrations.contract import clean_discount_code_request
 
 
 class OrderAdapter(BaseOrderAdapter):
@@ -53,31 +54,32 @@ class OrderAdapter(BaseOrderAdapter):
         single_use: bool,
         profile: Any,
     ) -> str:
-        """Write the code to the shop's Discount table; return it.
-
-        Raises ValueError when the shop rejects the terms, and the app's
-        DiscountCodeTaken (a ValueError) when the code exists in any letter case.
-        """
+        """Create a shop.Discount; the checkout accepts it in any letter case."""
         from shop.models import Discount
 
-        if Discount.objects.filter(code__iexact=code).exists():
-            taken = getattr(exceptions, "DiscountCodeTaken", None)
-            if taken is not None:
-                raise taken("code", f"{code!r} exists already.")
-            raise ValueError(f"The discount code {code!r} exists already.")
-        discount = Discount(
+        request = clean_discount_code_request(
             code=code,
             kind=kind,
-            value=Decimal("0") if kind == Discount.Kind.FREE_SHIPPING else value,
+            value=value,
             valid_until=valid_until,
             single_use=single_use,
         )
+        if Discount.objects.filter(code__iexact=request.code).exists():
+            raise DiscountCodeTaken("code", f"{request.code!r} exists already.")
         try:
-            discount.full_clean()
-        except ValidationError as error:
-            raise ValueError("; ".join(error.messages)) from None
-        discount.save()
-        return discount.code
+            with transaction.atomic():
+                Discount.objects.create(
+                    code=request.code,
+                    kind=request.kind,
+                    value=request.value,
+                    valid_until=request.valid_until,
+                    single_use=request.single_use,
+                )
+        except IntegrityError as error:
+            raise DiscountCodeTaken(
+                "code", f"{request.code!r} was created at the same time."
+            ) from error
+        return request.code
 
 
 class CartAdapter(BaseCartAdapter):

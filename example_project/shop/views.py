@@ -25,6 +25,7 @@ from shop.forms import (
     create_customer,
 )
 from shop.models import Cart, CartLine, Category, Order, OrderStatusError, Product
+from shop.offers import offer_code_errors
 from shop.services import CheckoutError, compute_totals, place_order
 
 # Order numbers this session has placed, so a guest can see their confirmation page.
@@ -179,6 +180,9 @@ def _place_order_from_form(
             )
     except CheckoutError as error:
         form.add_error(error.field, error.message)
+        return None
+    except offer_code_errors() as error:
+        form.add_error("discount_code", error.message)
         return None
 
     # Logged in after the commit: a rolled-back checkout must leave the visitor's

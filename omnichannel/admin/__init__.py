@@ -7,6 +7,7 @@ from omnichannel.admin import (
     conversations,  # noqa: F401
     experiments,  # noqa: F401
     journeys,  # noqa: F401
+    offers,  # noqa: F401
     predictions,  # noqa: F401
     profiles,  # noqa: F401
 )

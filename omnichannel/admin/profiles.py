@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from omnichannel.admin.offers import CustomerOfferInline
 from omnichannel.profiles.models import Event, Identity, Profile, ProfileMerge
 
 TIMELINE_LENGTH = 50
@@ -49,7 +50,7 @@ class ProfileAdmin(admin.ModelAdmin):
         "erased_at",
     )
     raw_id_fields = ("user",)
-    inlines = [IdentityInline]
+    inlines = [IdentityInline, CustomerOfferInline]
     change_form_template = "omnichannel/admin/profile_change_form.html"
     list_select_related = ("rfm",)
     show_full_result_count = False

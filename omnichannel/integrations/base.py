@@ -2,17 +2,22 @@
 
 A shop plugs in by naming, in ``OMNICHANNEL["SHOP_ADAPTERS"]``, an adapter class for its
 order model and one for its cart model. The app connects ``post_save`` handlers to
-those models and asks the adapter to read each saved instance. Adapters only read; they
-never write to the shop's tables.
+those models and asks the adapter to read each saved instance. Adapters only read the
+shop's tables, with one exception: ``create_discount_code`` writes a code the shop's
+checkout accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.dispatch import Signal
 from django.utils import timezone
 
 
@@ -79,6 +84,21 @@ class CartData:
     lines: list[Line] = field(default_factory=list)
     is_converted: bool = False
     order_id: str = ""
+    #: False once the customer can no longer check this cart out (merged into
+    #: another cart, saved for later). Such a cart records no changes and is never
+    #: reported as abandoned.
+    is_open: bool = True
+
+
+class Receiver(NamedTuple):
+    """A signal handler an adapter asks the registry to connect.
+
+    ``sender`` limits the handler to one sender, as in ``Signal.connect``.
+    """
+
+    signal: Signal
+    handler: Callable[..., Any]
+    sender: Any = None
 
 
 class ShopAdapter:
@@ -87,6 +107,49 @@ class ShopAdapter:
     model_label: str = ""
     #: Source recorded on the events this adapter produces.
     source: str = "shop"
+    #: Related models whose saves and deletes count as a change of the adapted
+    #: instance: model label -> name of the attribute that leads to it, for example
+    #: ``{"shop.CartLine": "cart"}``.
+    watch: dict[str, str] = {}
+
+    @property
+    def model(self) -> Any:
+        """Return the model class this adapter reads."""
+        return apps.get_model(self.model_label)
+
+    def get_receivers(self) -> list[Receiver]:
+        """Return extra signal handlers to connect beside the ``post_save`` handler.
+
+        Override it when the shop announces changes with its own signals rather
+        than by saving the model. The registry connects the handlers when the app
+        starts and disconnects them when ``OMNICHANNEL`` changes.
+        """
+        return []
+
+    def create_discount_code(
+        self,
+        *,
+        code: str,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profile: Any,
+    ) -> str:
+        """Create a discount code the shop's checkout accepts; return the code.
+
+        ``kind`` is ``"percent"``, ``"amount"`` (in the shop's currency) or
+        ``"free_shipping"``. ``profile`` is the customer the code is meant for, or
+        None. Check the arguments with
+        ``omnichannel.integrations.contract.clean_discount_code_request``; raise
+        InvalidDiscountCode on a bad one and DiscountCodeTaken when the code exists.
+        Write in the caller's transaction, so a rollback removes the code.
+        """
+        raise NotImplementedError(
+            f"{type(self).__qualname__} cannot create discount codes. Override "
+            "create_discount_code() in the shop's adapter to write a code to the "
+            "shop's own discount model; docs/adapters.md shows how."
+        )
 
     def get_customer(self, instance: Any) -> Customer:
         """Return the identifiers of the customer behind ``instance``."""
@@ -185,6 +248,7 @@ class CartAdapter(ShopAdapter):
             lines=self.get_lines(instance),
             is_converted=self.is_converted(instance),
             order_id=self.get_order_id(instance),
+            is_open=self.is_open(instance),
         )
 
     def get_cart_id(self, instance: Any) -> str:
@@ -207,5 +271,20 @@ class CartAdapter(ShopAdapter):
     def is_converted(self, instance: Any) -> bool:
         return False
 
+    def is_open(self, instance: Any) -> bool:
+        """Tell whether the customer can still check this cart out."""
+        return True
+
     def get_order_id(self, instance: Any) -> str:
         return ""
+
+    def get_cart(self, cart_id: str) -> Any:
+        """Return the cart whose ``get_cart_id`` is ``cart_id``, or None.
+
+        The default looks the id up as a primary key; override it when
+        ``get_cart_id`` returns something else.
+        """
+        try:
+            return self.model._default_manager.filter(pk=cart_id).first()
+        except (ValueError, ValidationError):
+            return None

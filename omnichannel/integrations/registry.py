@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from omnichannel import context
 from omnichannel.conf import app_settings
-from omnichannel.exceptions import InvalidIdentifier
+from omnichannel.exceptions import InvalidIdentifier, OfferCodeRejected
 from omnichannel.integrations.base import (
     CartAdapter,
     CartData,
@@ -25,10 +29,13 @@ from omnichannel.integrations.base import (
     OrderData,
     ShopAdapter,
 )
+from omnichannel.integrations.contract import check_cart_data, check_order_data
 
 logger = logging.getLogger(__name__)
 
 _connected: list[tuple[Any, Any, str]] = []
+_adapters: dict[str, ShopAdapter] = {}
+MAX_KEY_LENGTH = 200
 
 
 def load_adapter(label: str, path: str) -> ShopAdapter:
@@ -53,7 +60,12 @@ def load_adapter(label: str, path: str) -> ShopAdapter:
 def connect_adapters() -> None:
     """Connect post_save handlers for every configured adapter, replacing old ones."""
     disconnect_adapters()
-    for label, path in (app_settings.SHOP_ADAPTERS or {}).items():
+    adapters = app_settings.SHOP_ADAPTERS
+    if not isinstance(adapters, dict):
+        # The system check omnichannel.E002 reports this with a hint.
+        logger.error("OMNICHANNEL['SHOP_ADAPTERS'] is not a dict; no adapter connected")
+        return
+    for label, path in adapters.items():
         try:
             model = apps.get_model(label)
             adapter = load_adapter(label, path)
@@ -62,6 +74,12 @@ def connect_adapters() -> None:
             logger.error("shop adapter for %s not connected: %s", label, error)
             continue
         _connect(model, adapter)
+        _adapters[label] = adapter
+
+
+def configured_adapters() -> dict[str, ShopAdapter]:
+    """Return the connected adapters by model label, in the order of the setting."""
+    return dict(_adapters)
 
 
 def _connect(model: Any, adapter: ShopAdapter) -> None:
@@ -74,6 +92,16 @@ def _connect(model: Any, adapter: ShopAdapter) -> None:
 
     post_save.connect(on_save, sender=model, weak=False, dispatch_uid=uid)
     _connected.append((post_save, model, uid))
+
+    for index, extra in enumerate(adapter.get_receivers()):
+        extra_uid = f"{uid}-receiver-{index}"
+        extra.signal.connect(
+            _guard_receiver(adapter, extra.handler),
+            sender=extra.sender,
+            weak=False,
+            dispatch_uid=extra_uid,
+        )
+        _connected.append((extra.signal, extra.sender, extra_uid))
 
     for related_label, parent_attribute in getattr(adapter, "watch", {}).items():
         related = apps.get_model(related_label)
@@ -103,6 +131,53 @@ def disconnect_adapters() -> None:
     while _connected:
         signal, sender, uid = _connected.pop()
         signal.disconnect(sender=sender, dispatch_uid=uid)
+    _adapters.clear()
+
+
+def _guard_receiver(
+    adapter: ShopAdapter, handler: Callable[..., Any]
+) -> Callable[..., None]:
+    def guarded(sender: Any, **kwargs: Any) -> None:
+        run_guarded(
+            adapter, getattr(handler, "__name__", "receiver"), handler, sender, **kwargs
+        )
+
+    return guarded
+
+
+def run_guarded(
+    adapter: ShopAdapter,
+    subject: str,
+    function: Callable[..., Any],
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """Call ``function`` so that a failure cannot undo the shop's own write.
+
+    With ``SHOP_ADAPTER_ERRORS = "log"`` the call runs in a savepoint. An error rolls
+    back what the adapter wrote and is logged with its traceback and ``subject``,
+    and the shop's order or cart is kept; OfferCodeRejected still propagates, so an
+    order cannot use a code it may not use. With ``"raise"`` every error
+    propagates, which tests want.
+    """
+    if app_settings.SHOP_ADAPTER_ERRORS == "raise":
+        function(*args, **kwargs)
+        return
+    try:
+        with transaction.atomic():
+            function(*args, **kwargs)
+    except OfferCodeRejected:
+        # A code the order may not use is a verdict on the order, not an adapter
+        # fault: the order's transaction must fail with the reason.
+        raise
+    except Exception:
+        # Any other exception is caught, so a broken adapter cannot fail a checkout.
+        # Once the adapter is fixed, `omnichannel_sync_orders` records the order.
+        logger.exception(
+            "shop adapter for %s failed in %s; nothing recorded",
+            adapter.model_label,
+            subject,
+        )
 
 
 @receiver(setting_changed)
@@ -112,11 +187,32 @@ def _reconnect(*, setting: str, **kwargs: Any) -> None:
 
 
 def handle_instance(adapter: ShopAdapter, instance: Any) -> None:
-    """Turn one saved order or cart into events on the customer's profile."""
+    """Turn one saved order or cart into events on the customer's profile.
+
+    Errors follow ``SHOP_ADAPTER_ERRORS`` (see ``run_guarded``).
+    """
+    label = getattr(instance._meta, "label", "")
+    run_guarded(adapter, f"{label} {instance.pk}", record_instance, adapter, instance)
+
+
+def record_instance(adapter: ShopAdapter, instance: Any) -> None:
+    """Read one order or cart through its adapter and record its events.
+
+    Raises AdapterError when the adapter returns a value of the wrong shape.
+    """
     if isinstance(adapter, OrderAdapter):
-        record_order(adapter.read(instance), adapter)
+        record_order(check_order_data(adapter.read(instance), adapter), adapter)
     elif isinstance(adapter, CartAdapter):
-        record_cart(adapter.read(instance), adapter)
+        record_cart(check_cart_data(adapter.read(instance), adapter), adapter)
+
+
+def idempotency_key(*parts: str) -> str:
+    """Join ``parts`` into an idempotency key that fits the Event column."""
+    key = ":".join(parts)
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: MAX_KEY_LENGTH - len(digest) - 1]}:{digest}"
 
 
 def _resolve_profile(customer: Customer, what: str) -> Any:
@@ -167,22 +263,17 @@ def _resolve_profile(customer: Customer, what: str) -> Any:
 
 
 def record_order(data: OrderData, adapter: ShopAdapter) -> None:
-    """Record order events for one order; each state is recorded once."""
+    """Record order events for one order; each state is recorded once.
+
+    An order whose events all exist already costs one query: the customer is only
+    resolved when something is left to record.
+    """
     from omnichannel.profiles.services import track
 
-    what = f"order {adapter.model_label}:{data.order_id}"
     if not data.is_placed:
         return
-    profile = _resolve_profile(data.customer, what)
-    if profile is None:
-        return
     key = f"{adapter.model_label}:{data.order_id}"
-    common = {
-        "profile": profile,
-        "source": adapter.source,
-        "object_type": "order",
-        "object_id": data.order_id,
-    }
+    on_order = {"object_type": "order", "object_id": data.order_id}
     properties = {
         "order_id": data.order_id,
         "lines": [line.as_dict() for line in data.lines],
@@ -191,25 +282,49 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
         "total": str(data.total),
         "currency": data.currency,
     }
-    track(
-        "order_placed",
-        occurred_at=data.created_at,
-        properties=properties,
-        revenue=data.total,
-        currency=data.currency,
-        idempotency_key=f"order_placed:{key}",
-        **common,
-    )
+    planned: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "order_placed",
+            idempotency_key("order_placed", key),
+            {
+                **on_order,
+                "occurred_at": data.created_at,
+                "properties": properties,
+                "revenue": data.total,
+                "currency": data.currency,
+            },
+        )
+    ]
+    for code in sorted(set(data.discount_codes)):
+        code_properties = {
+            "code": code,
+            "order_id": data.order_id,
+            "total": str(data.total),
+            "currency": data.currency,
+        }
+        planned.append(
+            (
+                "discount_code_used",
+                idempotency_key("discount_code_used", key, code),
+                {
+                    **on_order,
+                    "occurred_at": data.created_at,
+                    "properties": code_properties,
+                },
+            )
+        )
     if data.cart_id:
-        track(
-            "cart_converted",
-            profile=profile,
-            source=adapter.source,
-            object_type="cart",
-            object_id=data.cart_id,
-            occurred_at=data.created_at,
-            properties={"order_id": data.order_id},
-            idempotency_key=f"cart_converted:{data.cart_id}",
+        planned.append(
+            (
+                "cart_converted",
+                idempotency_key("cart_converted", data.cart_id),
+                {
+                    "object_type": "cart",
+                    "object_id": data.cart_id,
+                    "occurred_at": data.created_at,
+                    "properties": {"order_id": data.order_id},
+                },
+            )
         )
     for flag, name in (
         (data.is_paid, "order_paid"),
@@ -217,20 +332,50 @@ def record_order(data: OrderData, adapter: ShopAdapter) -> None:
         (data.is_refunded, "order_refunded"),
     ):
         if flag:
-            track(
-                name, properties=properties, idempotency_key=f"{name}:{key}", **common
+            planned.append(
+                (
+                    name,
+                    idempotency_key(name, key),
+                    {**on_order, "properties": properties},
+                )
             )
+
+    recorded = _recorded_keys([event_key for _, event_key, _ in planned])
+    planned = [item for item in planned if item[1] not in recorded]
+    if not planned:
+        return
+    profile = _resolve_profile(data.customer, f"order {key}")
+    if profile is None:
+        return
+    for name, event_key, arguments in planned:
+        track(
+            name,
+            profile=profile,
+            source=adapter.source,
+            idempotency_key=event_key,
+            **arguments,
+        )
+
+
+def _recorded_keys(keys: list[str]) -> set[str]:
+    from omnichannel.profiles.models import Event
+
+    return set(
+        Event.objects.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
 
 
 def record_cart(data: CartData, adapter: ShopAdapter) -> None:
-    """Record a cart change; an unchanged cart adds no event."""
+    """Record a cart change; an unchanged cart adds no event.
+
+    The customer is only resolved when there is something new to record.
+    """
+    from omnichannel.profiles.models import Event
     from omnichannel.profiles.services import track
 
-    what = f"cart {adapter.model_label}:{data.cart_id}"
-    if not data.lines and not data.is_converted:
-        return
-    profile = _resolve_profile(data.customer, what)
-    if profile is None:
+    if not data.is_converted and (not data.lines or not data.is_open):
         return
     lines = [line.as_dict() for line in data.lines]
     digest = hashlib.sha256(
@@ -238,11 +383,33 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
     ).hexdigest()[:16]
     properties = {
         "cart_id": data.cart_id,
+        "cart_model": adapter.model_label,
         "lines": lines,
         "total": str(data.total),
         "currency": data.currency,
         "item_count": sum(line.quantity for line in data.lines),
     }
+    converted_key = idempotency_key("cart_converted", data.cart_id)
+    if data.is_converted:
+        if _recorded_keys([converted_key]):
+            return
+    else:
+        latest = (
+            Event.objects.filter(
+                name="cart_updated", object_type="cart", object_id=data.cart_id
+            )
+            .order_by("-occurred_at", "-id")
+            .values_list("properties", flat=True)
+            .first()
+        )
+        if latest is not None and latest.get("digest") == digest:
+            return
+
+    profile = _resolve_profile(
+        data.customer, f"cart {adapter.model_label}:{data.cart_id}"
+    )
+    if profile is None:
+        return
     common = {
         "profile": profile,
         "source": adapter.source,
@@ -253,21 +420,9 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         track(
             "cart_converted",
             properties={"order_id": data.order_id, **properties},
-            idempotency_key=f"cart_converted:{data.cart_id}",
+            idempotency_key=converted_key,
             **common,
         )
-        return
-    from omnichannel.profiles.models import Event
-
-    latest = (
-        Event.objects.filter(
-            name="cart_updated", object_type="cart", object_id=data.cart_id
-        )
-        .order_by("-occurred_at", "-id")
-        .values_list("properties", flat=True)
-        .first()
-    )
-    if latest is not None and latest.get("digest") == digest:
         return
     track(
         "cart_updated",
@@ -275,3 +430,49 @@ def record_cart(data: CartData, adapter: ShopAdapter) -> None:
         properties={**properties, "digest": digest},
         **common,
     )
+
+
+def discount_code_adapter() -> ShopAdapter:
+    """Return the first configured adapter that overrides ``create_discount_code``.
+
+    Raises ImproperlyConfigured when no configured adapter can create codes.
+    """
+    for adapter in _adapters.values():
+        method = type(adapter).create_discount_code
+        if method is not ShopAdapter.create_discount_code:
+            return adapter
+    raise ImproperlyConfigured(
+        "No adapter in OMNICHANNEL['SHOP_ADAPTERS'] creates discount codes. Override "
+        "create_discount_code() in the shop's order adapter (docs/adapters.md)."
+    )
+
+
+def create_discount_code(
+    *,
+    code: str,
+    kind: str,
+    value: Decimal | int | str = Decimal("0"),
+    valid_until: datetime | None = None,
+    single_use: bool = True,
+    profile: Any = None,
+) -> str:
+    """Create a discount code in the shop through its adapter; return the code.
+
+    Raises InvalidDiscountCode on a bad argument, DiscountCodeTaken when the code
+    exists, and ImproperlyConfigured when no adapter creates codes.
+    """
+    adapter = discount_code_adapter()
+    created = adapter.create_discount_code(
+        code=code,
+        kind=kind,
+        value=value,
+        valid_until=valid_until,
+        single_use=single_use,
+        profile=profile,
+    )
+    logger.info(
+        "discount code created by %s for profile %s",
+        adapter.model_label,
+        getattr(profile, "pk", None),
+    )
+    return created

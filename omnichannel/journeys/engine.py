@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time as time_module
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
@@ -147,9 +148,42 @@ def _restart_timers(enrollment: Enrollment, at: datetime) -> None:
 # Reacting to events
 
 
+_interest_cache: dict[str, Any] = {"expires": 0.0, "names": frozenset()}
+INTEREST_CACHE_SECONDS = 10.0
+
+
+def interesting_event_names() -> frozenset[str]:
+    """Return the event names any active journey triggers on, waits for or ends on.
+
+    Cached for ten seconds per process and cleared when a journey is saved here,
+    so most events (page views, message events) cost no journey query at all.
+    """
+    now = time_module.monotonic()
+    if now < _interest_cache["expires"]:
+        return _interest_cache["names"]
+    names: set[str] = set()
+    for trigger_type, config, goal, draft in Journey.objects.filter(
+        status=Journey.Status.ACTIVE
+    ).values_list("trigger_type", "trigger_config", "goal", "current_version__graph"):
+        if trigger_type == TriggerType.EVENT and config.get("event"):
+            names.add(config["event"])
+        names.update((goal or {}).get("events") or [])
+        for step in ((draft or {}).get("steps") or {}).values():
+            if step.get("type") == "wait_for_event" and step.get("event"):
+                names.add(step["event"])
+    _interest_cache.update(expires=now + INTEREST_CACHE_SECONDS, names=frozenset(names))
+    return _interest_cache["names"]
+
+
+def clear_interest_cache() -> None:
+    _interest_cache["expires"] = 0.0
+
+
 def handle_event(event: Event) -> None:
     """End runs whose goal the event reaches, wake runs waiting for it, enroll."""
     if event.source == "import":
+        return
+    if event.name not in interesting_event_names():
         return
     _reach_goals(event)
     _wake_waiting(event)

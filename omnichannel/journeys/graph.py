@@ -134,7 +134,7 @@ def _validate_wait_for_event(
 def _validate_branch(path: str, step: dict[str, Any], steps: dict[str, Any]) -> None:
     from omnichannel.journeys.conditions import validate_condition
 
-    validate_condition(step.get("condition"), f"{path}.condition")
+    validate_condition(step.get("condition"), f"{path}.condition", steps)
 
 
 def _validate_split(path: str, step: dict[str, Any], steps: dict[str, Any]) -> None:
@@ -178,6 +178,13 @@ def _validate_send(path: str, step: dict[str, Any], steps: dict[str, Any]) -> No
         raise InvalidGraph(
             f"{path}.template", "must be the slug of a message template."
         )
+    _validate_offer(path, step)
+
+
+def _validate_offer(path: str, step: dict[str, Any]) -> None:
+    offer = step.get("offer")
+    if offer is not None and (not isinstance(offer, str) or not offer):
+        raise InvalidGraph(f"{path}.offer", "must be the slug of an offer.")
 
 
 def _validate_best_channel(
@@ -193,6 +200,7 @@ def _validate_best_channel(
             raise InvalidGraph(
                 f"{path}.templates.{channel}", f"must be one of {', '.join(CHANNELS)}."
             )
+    _validate_offer(path, step)
 
 
 def _validate_update(path: str, step: dict[str, Any], steps: dict[str, Any]) -> None:
@@ -215,7 +223,7 @@ def _validate_notify(path: str, step: dict[str, Any], steps: dict[str, Any]) -> 
     if "condition" in step:
         from omnichannel.journeys.conditions import validate_condition
 
-        validate_condition(step["condition"], f"{path}.condition")
+        validate_condition(step["condition"], f"{path}.condition", steps)
 
 
 def _validate_webhook(path: str, step: dict[str, Any], steps: dict[str, Any]) -> None:

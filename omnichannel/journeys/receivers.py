@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -12,6 +13,20 @@ from omnichannel.profiles.signals import event_tracked
 from omnichannel.segments.signals import segment_entered, segment_exited
 
 logger = logging.getLogger(__name__)
+
+
+@receiver(
+    post_save, sender="omnichannel.Journey", dispatch_uid="omnichannel-journey-saved"
+)
+@receiver(
+    post_save,
+    sender="omnichannel.JourneyVersion",
+    dispatch_uid="omnichannel-version-saved",
+)
+def on_journey_saved(sender: Any, **kwargs: Any) -> None:
+    from omnichannel.journeys.engine import clear_interest_cache
+
+    clear_interest_cache()
 
 
 @receiver(event_tracked, dispatch_uid="omnichannel-journeys-event")
@@ -53,3 +68,53 @@ def on_segment_exited(
     sender: Any, segment: Any, profile: Any, at: Any = None, **kwargs: Any
 ) -> None:
     _enroll_for_segment("segment_exited", segment, profile, at)
+
+
+def churn_thresholds() -> list[float]:
+    """Return the thresholds of active churn-risk journeys, for the scorer to watch."""
+    from omnichannel.journeys.models import Journey, TriggerType
+
+    values = Journey.objects.filter(
+        status=Journey.Status.ACTIVE, trigger_type=TriggerType.CHURN_RISK
+    ).values_list("trigger_config__threshold", flat=True)
+    return [float(value) for value in values if isinstance(value, int | float)]
+
+
+def on_churn_risk_crossed(
+    sender: Any,
+    profile: Any,
+    previous: float,
+    current: float,
+    threshold: float,
+    **kwargs: Any,
+) -> None:
+    """Enroll the customer in churn-risk journeys whose threshold was crossed upward."""
+    from omnichannel.journeys.engine import enroll
+    from omnichannel.journeys.models import Journey, TriggerType
+
+    if current < threshold or previous >= threshold:
+        return
+    journeys = Journey.objects.filter(
+        status=Journey.Status.ACTIVE, trigger_type=TriggerType.CHURN_RISK
+    ).select_related("current_version")
+    for journey in journeys:
+        if float(journey.trigger_config.get("threshold", -1)) != float(threshold):
+            continue
+        enroll(
+            journey,
+            profile,
+            at=timezone.now(),
+            trigger={"type": "churn_risk", "threshold": threshold, "risk": current},
+        )
+
+
+def connect_predictions() -> None:
+    from omnichannel.predictions import signals as prediction_signals
+
+    prediction_signals.add_threshold_source(churn_thresholds)
+    prediction_signals.churn_risk_crossed.connect(
+        on_churn_risk_crossed, dispatch_uid="omnichannel-journeys-churn-risk"
+    )
+
+
+connect_predictions()

@@ -340,12 +340,17 @@ def install_recipes(
     *, activate: bool = True, only: list[str] | None = None
 ) -> list[Journey]:
     """Create and publish the recipe journeys that do not exist yet."""
+    from omnichannel.offers.install import install_offers
+
     installed = []
     with transaction.atomic():
         install_templates()
         for recipe in RECIPES:
             if only and recipe.slug not in only:
                 continue
+            # The offers the recipe's send steps issue, so that its messages can
+            # carry their codes.
+            install_offers(only=_offers_of(recipe))
             if Journey.objects.filter(slug=recipe.slug).exists():
                 continue
             journey = Journey.objects.create(
@@ -364,6 +369,12 @@ def install_recipes(
                 publish(journey, activate=activate)
             installed.append(journey)
     return installed
+
+
+def _offers_of(recipe: Recipe) -> set[str]:
+    return {
+        step["offer"] for step in recipe.graph["steps"].values() if step.get("offer")
+    }
 
 
 def _trigger_ready(recipe: Recipe) -> bool:

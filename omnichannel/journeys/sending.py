@@ -100,6 +100,12 @@ def send_step(
         )
         return StepResult(next_step=step.get("next"))
 
+    offer = None
+    if step.get("offer"):
+        offer = issue_step_offer(step, key, enrollment, now)
+        if offer is None:
+            return StepResult(next_step=step.get("next"))
+
     visits = enrollment.context.setdefault("visits", {})
     visit = visits.get(key, 0) + 1
     visits[key] = visit
@@ -108,7 +114,7 @@ def send_step(
         channel,
         template,
         dedupe_key=f"{enrollment.pk}:{key}:{visit}",
-        context=_message_context(step, enrollment),
+        context=_message_context(step, enrollment, offer),
         source_type="journey",
         source_id=str(enrollment.pk),
         step_key=key,
@@ -129,7 +135,63 @@ def send_step(
     return StepResult(next_step=step.get("next"))
 
 
-def _message_context(step: dict[str, Any], enrollment: Enrollment) -> dict[str, Any]:
+def issue_step_offer(
+    step: dict[str, Any], key: str, enrollment: Enrollment, now: datetime
+) -> dict[str, Any] | None:
+    """Issue the step's offer to the customer; return it for the message context.
+
+    A code that expired unused is renewed. Returns None, and logs the step as
+    skipped, when the offer cannot be issued or the customer used it already,
+    because a message must not promise a code that the checkout would reject.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    from omnichannel.exceptions import OfferError
+    from omnichannel.offers.services import issue_code
+    from omnichannel.offers.status import build_status
+
+    slug = step["offer"]
+    try:
+        customer_offer = issue_code(
+            slug,
+            enrollment.profile,
+            source=f"journey:{enrollment.journey.slug}:{key}",
+            at=now,
+            renew_expired=True,
+        )
+    except OfferError as error:
+        reason = error.reason
+    except ImproperlyConfigured:
+        # No shop adapter creates discount codes; the check omnichannel.W050
+        # reports it with the fix.
+        reason = "no_code_adapter"
+    else:
+        status = build_status(customer_offer, now)
+        if status.is_open:
+            return status.as_dict()
+        reason = f"offer_{status.state}"
+    _log(
+        enrollment,
+        StepRun.Outcome.SKIPPED,
+        at=now,
+        step_type=step["type"],
+        reason="offer_unavailable",
+        details={"offer": slug, "reason": reason},
+    )
+    logger.warning(
+        "journey %s step %s: offer %s not sent to profile %s (%s)",
+        enrollment.journey_id,
+        key,
+        slug,
+        enrollment.profile_id,
+        reason,
+    )
+    return None
+
+
+def _message_context(
+    step: dict[str, Any], enrollment: Enrollment, offer: dict[str, Any] | None = None
+) -> dict[str, Any]:
     context: dict[str, Any] = {
         "journey": enrollment.journey.slug,
         "journey_id": enrollment.journey_id,
@@ -142,8 +204,12 @@ def _message_context(step: dict[str, Any], enrollment: Enrollment) -> dict[str, 
         context["cart"] = _cart_snapshot(enrollment)
     if step.get("url"):
         context["url"] = step["url"]
-    if step.get("offer"):
-        context["offer"] = step["offer"]
+    if offer is not None:
+        # Templates show {{ code }} (also {{ offer_code }}), {{ offer.valid_until }},
+        # {{ offer.name }} and the other fields of OfferStatus.as_dict().
+        context["offer"] = offer
+        context["code"] = offer["code"]
+        context["offer_code"] = offer["code"]
     splits = enrollment.context.get("splits")
     if splits:
         context["splits"] = splits

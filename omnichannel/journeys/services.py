@@ -81,12 +81,13 @@ def set_status(journey: Journey, status: str) -> None:
     """Pause, resume or archive a journey. Archiving ends the runs in flight."""
     from django.utils import timezone
 
-    from omnichannel.journeys.engine import finish
+    from omnichannel.journeys.engine import clear_interest_cache, finish
 
     if status == Journey.Status.ACTIVE and journey.current_version_id is None:
         raise ValueError("Publish the journey before activating it.")
     with transaction.atomic():
         Journey.objects.filter(pk=journey.pk).update(status=status)
+        clear_interest_cache()
         journey.status = status
         if status == Journey.Status.ARCHIVED:
             now = timezone.now()

@@ -73,3 +73,20 @@ def enroll_date_triggers(now: datetime) -> int:
             ):
                 enrolled += 1
     return enrolled
+
+
+def beat_schedule() -> dict[str, dict]:
+    """Return celery beat entries for the engine tick (every 30 seconds) and the
+    date triggers (hourly, so each time zone's morning is covered)."""
+    from celery.schedules import crontab
+
+    return {
+        "omnichannel-journeys-tick": {
+            "task": "omnichannel.journeys.tick",
+            "schedule": 30.0,
+        },
+        "omnichannel-journeys-date-triggers": {
+            "task": "omnichannel.journeys.date_triggers",
+            "schedule": crontab(minute=5),
+        },
+    }

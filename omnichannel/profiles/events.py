@@ -23,6 +23,7 @@ BUILTIN_EVENT_TYPES = frozenset(
         "order_paid",
         "order_cancelled",
         "order_refunded",
+        "discount_code_used",
         "back_in_stock",
         # Account
         "signed_up",

@@ -31,6 +31,8 @@ STRONG_KINDS = (Kind.EMAIL, Kind.PHONE, Kind.USER)
 ORDER_REVERSAL_EVENTS = ("order_cancelled", "order_refunded")
 AGGREGATE_EVENTS = (ORDER_EVENT, *ORDER_REVERSAL_EVENTS)
 MAX_PROPERTIES_BYTES = 32 * 1024
+# Events the app records about itself; they do not mean the customer was seen.
+PASSIVE_SOURCES = ("journey", "import")
 
 
 @dataclass
@@ -295,9 +297,10 @@ def profile_for_request(request: Any, *, create: bool = False) -> Profile | None
     if cached is not None:
         return cached
     user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
     visitor_id = getattr(request, "omnichannel_visitor_id", None)
     profile = None
-    if user is not None and user.is_authenticated:
+    if signed_in:
         profile = Profile.objects.filter(user=user).first()
     if profile is None and visitor_id:
         identity = (
@@ -306,7 +309,8 @@ def profile_for_request(request: Any, *, create: bool = False) -> Profile | None
             .first()
         )
         profile = identity.profile if identity else None
-    if profile is None and create and (visitor_id or user):
+    # An anonymous user object is truthy; only a signed-in user identifies anyone.
+    if profile is None and create and (visitor_id or signed_in):
         profile = identify(request)
     if profile is not None:
         request.omnichannel_profile = profile
@@ -413,6 +417,8 @@ def _touch_profile(profile: Profile, event: Event) -> None:
         recompute_aggregates([profile.pk])
         profile.refresh_from_db()
         signals.profile_aggregates_changed.send(sender=Profile, profile=profile)
+    elif event.source in PASSIVE_SOURCES:
+        return
     elif profile.last_seen_at is None or event.occurred_at > profile.last_seen_at:
         Profile.objects.filter(pk=profile.pk).update(last_seen_at=event.occurred_at)
         profile.last_seen_at = event.occurred_at

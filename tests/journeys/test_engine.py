@@ -366,3 +366,26 @@ def test_publish_rejects_invalid_draft_and_keeps_version(profile):
     journey.refresh_from_db()
     assert journey.current_version.number == 1
     assert journey.versions.count() == 1
+
+
+def test_churn_risk_crossing_enrolls(profile):
+    from omnichannel.predictions.models import CustomerPrediction
+    from omnichannel.predictions.signals import (
+        churn_risk_crossed,
+        churn_risk_thresholds,
+    )
+
+    journey = make_journey(
+        TAG_AFTER_HOUR, trigger_type="churn_risk", trigger_config={"threshold": 0.7}
+    )
+    assert 0.7 in churn_risk_thresholds()
+    for previous, current in ((0.5, 0.6), (0.8, 0.75), (0.6, 0.72)):
+        churn_risk_crossed.send(
+            sender=CustomerPrediction,
+            profile=profile,
+            previous=previous,
+            current=current,
+            threshold=0.7,
+        )
+    assert journey.enrollments.count() == 1
+    assert journey.enrollments.get().context["trigger"]["risk"] == 0.72

@@ -209,3 +209,16 @@ def test_cancelled_order_leaves_aggregates():
     assert profile.order_count == 1
     assert profile.total_spent == Decimal("10.00")
     assert profile.average_order_value == Decimal("10.00")
+
+
+def test_profile_for_request_ignores_anonymous_user():
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    from omnichannel.profiles.services import profile_for_request
+
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+
+    assert profile_for_request(request, create=True) is None
+    assert not Profile.objects.exists()

@@ -6,7 +6,9 @@ from typing import Any
 from django import template
 from django.apps import apps
 from django.db.models import QuerySet
+from django.template.loader import render_to_string
 from django.utils import formats
+from django.utils.safestring import SafeString
 
 from shop.cart import get_cart
 from shop.models import Category
@@ -47,6 +49,24 @@ def cart_item_count(context: dict[str, Any]) -> int:
         return 0
     cart = get_cart(request)
     return cart.item_count if cart is not None else 0
+
+
+@register.simple_tag(takes_context=True)
+def personal_offer(context: Any, slug: str, style: str = "code") -> SafeString | str:
+    """Render the visitor's personal offer from the omnichannel app, if it is installed.
+
+    ``{% personal_offer "vip-early-access" %}`` shows the code or "already used";
+    ``style="popup"`` renders a pop-up that only appears while the code is open.
+    """
+    if not apps.is_installed("omnichannel"):
+        return ""
+    from omnichannel.templatetags import omnichannel as tags
+
+    if style == "popup":
+        values = tags.offer_popup(context, slug)
+        return render_to_string("omnichannel/offers/offer_popup.html", values)
+    values = tags.offer_code(context, slug)
+    return render_to_string("omnichannel/offers/offer_code.html", values)
 
 
 @register.simple_tag

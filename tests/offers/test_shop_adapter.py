@@ -1,0 +1,79 @@
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from omnichannel.exceptions import DiscountCodeTaken, InvalidDiscountCode
+from omnichannel.integrations.base import OrderAdapter as BaseOrderAdapter
+from shop.models import Discount
+from shop.omnichannel_adapters import OrderAdapter
+
+pytestmark = pytest.mark.django_db
+
+LATER = datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def create(**fields):
+    values = {
+        "code": "VIP-ABCDEFGHJK",
+        "kind": "percent",
+        "value": Decimal("15"),
+        "valid_until": LATER,
+        "single_use": True,
+        "profile": None,
+    }
+    values.update(fields)
+    return OrderAdapter().create_discount_code(**values)
+
+
+def test_create_discount_code_writes_shop_discount():
+    assert create() == "VIP-ABCDEFGHJK"
+
+    discount = Discount.objects.get()
+    assert discount.kind == "percent"
+    assert discount.value == Decimal("15")
+    assert discount.valid_until == LATER
+    assert discount.single_use is True
+
+
+def test_create_discount_code_free_shipping_ignores_value():
+    create(kind="free_shipping", value=Decimal("99"))
+
+    assert Discount.objects.get().value == Decimal("0")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"kind": "gift"}, "kind"),
+        ({"value": "lots"}, "value"),
+        ({"value": Decimal("150")}, "value"),
+        ({"kind": "amount", "value": Decimal("0")}, "value"),
+    ],
+)
+def test_create_discount_code_bad_arguments(fields, field):
+    with pytest.raises(InvalidDiscountCode) as caught:
+        create(**fields)
+
+    assert caught.value.field == field
+    assert not Discount.objects.exists()
+
+
+def test_create_discount_code_taken_in_any_case():
+    create()
+
+    with pytest.raises(DiscountCodeTaken):
+        create(code="vip-abcdefghjk")
+
+
+def test_base_adapter_cannot_create_codes():
+    with pytest.raises(NotImplementedError, match="create_discount_code"):
+        BaseOrderAdapter().create_discount_code(
+            code="X",
+            kind="percent",
+            value=Decimal("1"),
+            valid_until=None,
+            single_use=True,
+            profile=None,
+        )
