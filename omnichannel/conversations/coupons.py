@@ -18,10 +18,9 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from omnichannel import exceptions
 from omnichannel.conf import app_settings
 from omnichannel.conversations.models import Conversation
-from omnichannel.exceptions import CouponUnavailable
+from omnichannel.exceptions import CouponUnavailable, DiscountCodeTaken
 from omnichannel.profiles.models import Profile
 
 logger = logging.getLogger(__name__)
@@ -191,12 +190,15 @@ def create_coupon(
 
 
 def _create_in_shop(terms: CouponTerms, profile: Profile) -> str:
-    taken = getattr(exceptions, "DiscountCodeTaken", None)
+    """Create the code through the order adapter; a taken code is replaced by a
+    new random one, up to three times."""
+    from omnichannel.integrations.registry import create_discount_code
+
     for _attempt in range(3):
         code = generate_code(terms.prefix)
         try:
             with transaction.atomic():
-                return _call_adapter(
+                return create_discount_code(
                     code=code,
                     kind=terms.kind,
                     value=terms.value,
@@ -204,47 +206,14 @@ def _create_in_shop(terms: CouponTerms, profile: Profile) -> str:
                     single_use=True,
                     profile=profile,
                 )
+        except DiscountCodeTaken:
+            continue
+        except ImproperlyConfigured as error:
+            raise CouponUnavailable(
+                _("The shop cannot create discount codes: %(error)s") % {"error": error}
+            ) from error
         except ValueError as error:
-            if taken is not None and isinstance(error, taken):
-                continue
             raise CouponUnavailable(
                 _("The shop rejected the coupon: %(error)s") % {"error": error}
             ) from error
     raise CouponUnavailable(_("Three generated codes were taken already; try again."))
-
-
-def _call_adapter(**arguments: Any) -> str:
-    """Call ``create_discount_code`` through the integrations registry."""
-    from omnichannel.integrations import registry
-
-    create = getattr(registry, "create_discount_code", None)
-    try:
-        if create is not None:
-            return str(create(**arguments))
-        return str(_order_adapter().create_discount_code(**arguments))
-    except (NotImplementedError, AttributeError, ImproperlyConfigured) as error:
-        raise CouponUnavailable(
-            _(
-                "The shop's adapter cannot create discount codes: %(error)s Add "
-                "create_discount_code() to the order adapter named in "
-                "OMNICHANNEL['SHOP_ADAPTERS'] (see docs/adapters.md)."
-            )
-            % {"error": error}
-        ) from error
-
-
-def _order_adapter() -> Any:
-    from omnichannel.integrations.base import OrderAdapter
-    from omnichannel.integrations.registry import load_adapter
-
-    for label, path in (app_settings.SHOP_ADAPTERS or {}).items():
-        adapter = load_adapter(label, path)
-        if isinstance(adapter, OrderAdapter):
-            if not hasattr(adapter, "create_discount_code"):
-                raise NotImplementedError(
-                    f"{type(adapter).__qualname__} has no create_discount_code()."
-                )
-            return adapter
-    raise ImproperlyConfigured(
-        "no order adapter is configured in OMNICHANNEL['SHOP_ADAPTERS']."
-    )

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from django import template
-from django.utils.safestring import SafeString
 
 from omnichannel.conversations.widget import chat_widget_html
 
@@ -71,9 +70,21 @@ def offer_popup(context: Any, slug: str, profile: Any = None) -> dict[str, Any]:
         return {"offer": None, "slug": slug}
 
 
+# Conversations -----------------------------------------------------------------------
+
+
 @register.simple_tag
 def omnichannel_chat_widget(
     title: str | None = None, greeting: str | None = None, transport: str = "auto"
-) -> SafeString:
-    """Put the chat widget on the page: ``{% omnichannel_chat_widget %}``."""
-    return chat_widget_html(title=title, greeting=greeting, transport=transport)
+) -> str:
+    """Put the chat widget on the page: ``{% omnichannel_chat_widget %}``.
+
+    Options: ``title``, ``greeting`` and ``transport`` (``auto``, ``sse`` or
+    ``poll``). A bad option is logged and the widget left out.
+    """
+
+    try:
+        return chat_widget_html(title=title, greeting=greeting, transport=transport)
+    except Exception:
+        logger.exception("omnichannel_chat_widget failed; rendering no widget")
+        return ""

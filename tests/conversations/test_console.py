@@ -458,7 +458,7 @@ def test_vip_coupon_without_any_order_adapter_explains(
     )
 
     assert response.status_code == 409
-    assert "no order adapter is configured" in response.content.decode()
+    assert "No adapter in OMNICHANNEL" in response.content.decode()
 
 
 def test_coupon_for_non_vip_is_409(agent_client, conversation):

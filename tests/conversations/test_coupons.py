@@ -94,10 +94,6 @@ def test_generated_codes_are_unambiguous():
 
 
 @needs_shop
-@pytest.mark.skipif(
-    not hasattr(__import__("omnichannel.exceptions").exceptions, "DiscountCodeTaken"),
-    reason="needs DiscountCodeTaken of the shop adapter contract",
-)
 def test_taken_code_is_replaced(vip, monkeypatch, agent):
     from shop.models import Discount
 

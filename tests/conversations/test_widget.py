@@ -75,3 +75,11 @@ def test_example_shop_pages_carry_widget():
 
     assert response.status_code == 200
     assert b"omnichannel/chat-widget.js" in response.content
+
+
+def test_template_tag_with_bad_option_renders_nothing():
+    template = Template(
+        '{% load omnichannel %}{% omnichannel_chat_widget transport="carrier-pigeon" %}'
+    )
+
+    assert template.render(Context()) == ""
