@@ -192,7 +192,7 @@ class ChatTokenScheme(OpenApiAuthenticationExtension):
 # Serializers
 
 
-class ErrorSerializer(serializers.Serializer):
+class ChatErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text=_("What went wrong and what to do."))
     code = serializers.CharField(help_text=_("A stable machine-readable code."))
     errors = serializers.DictField(
@@ -213,7 +213,7 @@ def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
         429: _("Too many requests; see Retry-After."),
     }
     return {
-        code: OpenApiResponse(ErrorSerializer, description=descriptions[code])
+        code: OpenApiResponse(ChatErrorSerializer, description=descriptions[code])
         for code in statuses
     }
 

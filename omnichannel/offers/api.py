@@ -49,7 +49,7 @@ class OfferStatusSerializer(serializers.Serializer):
     claim_channel = serializers.CharField()
 
 
-class CodeCheckSerializer(serializers.Serializer):
+class OfferCodeCheckSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64, trim_whitespace=True)
     profile = serializers.UUIDField(
         required=False, help_text="Staff only: check the code for this customer."
@@ -164,7 +164,7 @@ class CodeCheckView(OfferAPIView):
     """
 
     @extend_schema(
-        request=CodeCheckSerializer,
+        request=OfferCodeCheckSerializer,
         responses={
             200: inline_serializer(
                 "CodeCheck",
@@ -180,7 +180,7 @@ class CodeCheckView(OfferAPIView):
         tags=["offers"],
     )
     def post(self, request: Request) -> Response:
-        serializer = CodeCheckSerializer(data=request.data)
+        serializer = OfferCodeCheckSerializer(data=request.data)
         if not serializer.is_valid():
             return Response(
                 {

@@ -137,6 +137,22 @@ def _prediction(profile):
     CustomerPrediction.objects.create(profile=profile, churn_risk=0.4)
 
 
+def _conversation(profile):
+    from omnichannel.conversations.models import Conversation
+
+    Conversation.objects.create(profile=profile, channel="email")
+
+
+def _customer_offer(profile):
+    from omnichannel.offers.models import CustomerOffer, Offer
+
+    offer, _ = Offer.objects.get_or_create(
+        slug="merge-offer",
+        defaults={"name": "Merge offer", "kind": "free_shipping"},
+    )
+    CustomerOffer.objects.create(offer=offer, profile=profile)
+
+
 # One maker per model with a foreign key to Profile. A new related model must get a
 # maker here, so that the merge test below covers it.
 ROW_MAKERS = {
@@ -155,6 +171,8 @@ ROW_MAKERS = {
     "omnichannel.WebPushSubscription": _web_push,
     "omnichannel.AudienceMember": _audience_member,
     "omnichannel.CustomerPrediction": _prediction,
+    "omnichannel.Conversation": _conversation,
+    "omnichannel.CustomerOffer": _customer_offer,
 }
 
 
