@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
@@ -19,8 +21,28 @@ from omnichannel.offers.services import primary_code, primary_code_subquery
 CLAIMED = Q(customer_offers__state=CustomerOffer.State.CLAIMED)
 
 
+class OfferForm(forms.ModelForm):
+    """The offer form; the value starts empty, so typing does not append to 0.00."""
+
+    class Meta:
+        model = Offer
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose the fields.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "value" in self.fields:
+            self.fields["value"].required = False
+            if self.instance.pk is None:
+                self.initial["value"] = None
+
+    def clean_value(self) -> Decimal:
+        # Free shipping and gifts need no value; the model checks the other kinds.
+        return self.cleaned_data.get("value") or Decimal("0")
+
+
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
+    form = OfferForm
     list_display = (
         "name",
         "slug",

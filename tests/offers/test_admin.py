@@ -44,6 +44,47 @@ def test_offer_add_form_renders(staff):
     assert response.status_code == 200
 
 
+def test_offer_add_form_value_starts_empty(staff):
+    response = staff.get(reverse("admin:omnichannel_offer_add"))
+
+    form = response.context["adminform"].form
+    assert form["value"].value() is None
+
+
+def _offer_form(staff, **changes):
+    page = staff.get(reverse("admin:omnichannel_offer_add"))
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is not None and not isinstance(value, list):
+            data[name] = value
+    data.update(name="Free delivery", slug="free-delivery", **changes)
+    return data
+
+
+def test_offer_free_shipping_saves_without_value(staff):
+    from omnichannel.offers.models import Offer
+
+    data = _offer_form(staff, kind=Offer.Kind.FREE_SHIPPING)
+    response = staff.post(reverse("admin:omnichannel_offer_add"), data)
+
+    assert response.status_code == 302
+    assert Offer.objects.get(slug="free-delivery").value == Decimal("0")
+
+
+def test_offer_percent_without_value_rejected(staff):
+    from omnichannel.offers.models import Offer
+
+    data = _offer_form(staff, kind=Offer.Kind.PERCENT)
+    response = staff.post(reverse("admin:omnichannel_offer_add"), data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["value"]
+    assert "from 0.01 to 100" in errors[0]
+    assert not Offer.objects.filter(slug="free-delivery").exists()
+
+
 def test_customer_offer_changelist_searches_code(staff, anna, offer):
     code = code_of(issue_code(offer, anna))
 
