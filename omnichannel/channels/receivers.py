@@ -10,7 +10,8 @@ from django.dispatch import receiver
 
 from omnichannel.profiles.events import ORDER_EVENT
 from omnichannel.profiles.models import Event
-from omnichannel.profiles.signals import event_tracked
+from omnichannel.profiles.services import load_profiles
+from omnichannel.profiles.signals import events_tracked
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +24,14 @@ def record_anymail_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) 
     handle_anymail_event(event, esp_name)
 
 
-@receiver(event_tracked, sender=Event, dispatch_uid="omnichannel-attribute-order")
-def attribute_order_to_click(sender: Any, event: Event, **kwargs: Any) -> None:
+@receiver(events_tracked, sender=Event, dispatch_uid="omnichannel-attribute-orders")
+def attribute_orders_to_clicks(sender: Any, events: list[Event], **kwargs: Any) -> None:
     """Attribute each new order to the last message click before it."""
-    if event.name != ORDER_EVENT:
+    orders = [event for event in events if event.name == ORDER_EVENT]
+    if not orders:
         return
     from omnichannel.channels.tracking import attribute_order
 
-    attribute_order(event)
+    load_profiles(orders)
+    for order in orders:
+        attribute_order(order)

@@ -8,6 +8,7 @@ so a resent batch adds nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter
@@ -24,8 +25,10 @@ from omnichannel.profiles.aggregates import AGGREGATE_EVENTS, recompute_aggregat
 from omnichannel.profiles.models import Event, Identity, Profile
 from omnichannel.profiles.payloads import EventInput
 from omnichannel.profiles.services import (
+    PASSIVE_SOURCES,
     RETRYABLE_SQLSTATES,
     Identifiers,
+    announce_events,
     resolve_profile,
 )
 
@@ -119,15 +122,9 @@ def _store(items: Sequence[EventInput]) -> BatchOutcome:
                 idempotency_key=item.idempotency_key,
             )
         )
-    outcome.events = Event.objects.bulk_create(events, batch_size=1000)
+    outcome.events = _insert_events(events)
     _touch_profiles(outcome)
-    if signals.event_tracked.has_listeners(Event):
-        missing = profile_ids - set(outcome.profiles)
-        outcome.profiles.update(Profile.objects.in_bulk(list(missing)))
-        for event in outcome.events:
-            signals.event_tracked.send(
-                sender=Event, event=event, profile=outcome.profiles[event.profile_id]
-            )
+    announce_events(outcome.events, outcome.profiles)
     logger.info(
         "stored a batch of %d events (%d duplicates skipped, %d profiles)",
         len(outcome.events),
@@ -135,6 +132,67 @@ def _store(items: Sequence[EventInput]) -> BatchOutcome:
         len(outcome.profiles),
     )
     return outcome
+
+
+# Columns written by _insert_events, in the order of its COPY rows.
+EVENT_COLUMNS = (
+    "id",
+    "profile_id",
+    "name",
+    "occurred_at",
+    "received_at",
+    "source",
+    "properties",
+    "object_type",
+    "object_id",
+    "revenue",
+    "currency",
+    "idempotency_key",
+)
+
+
+def _insert_events(events: list[Event]) -> list[Event]:
+    """Insert the events and set their primary keys.
+
+    PostgreSQL takes the ids from the table's sequence in one query and the rows in
+    one COPY, which skips building and parsing a statement with twelve parameters
+    per row. Other databases get ``bulk_create``. A duplicate idempotency key
+    raises IntegrityError either way.
+    """
+    if connection.vendor != "postgresql" or not events:
+        return Event.objects.bulk_create(events, batch_size=1000)
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(EVENT_COLUMNS)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+            "FROM generate_series(1, %s)",
+            [Event._meta.db_table, len(events)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for pk, event in zip(ids, events, strict=True):
+                event.pk = pk
+                copy.write_row(
+                    (
+                        pk,
+                        event.profile_id,
+                        event.name,
+                        event.occurred_at,
+                        event.received_at,
+                        event.source,
+                        json.dumps(event.properties),
+                        event.object_type,
+                        event.object_id,
+                        event.revenue,
+                        event.currency,
+                        event.idempotency_key,
+                    )
+                )
+    for event in events:
+        event._state.adding = False
+        event._state.db = connection.alias
+    return events
 
 
 def _lock(profile_ids: set[int]) -> None:
@@ -321,12 +379,18 @@ def _single_owner(key: GroupKey, owners: dict[tuple[str, str], int]) -> int | No
 
 
 def _touch_profiles(outcome: BatchOutcome) -> None:
-    """Update last-seen times and, where orders came in, order aggregates."""
+    """Update last-seen times and, where orders came in, order aggregates.
+
+    Events from passive sources (the app's own journey events, imports) do not
+    move ``last_seen_at``, as in ``track()``.
+    """
     latest: dict[int, datetime] = {}
     with_orders = set()
     for event in outcome.events:
         if event.name in AGGREGATE_EVENTS:
             with_orders.add(event.profile_id)
+            continue
+        if event.source in PASSIVE_SOURCES:
             continue
         current = latest.get(event.profile_id)
         if current is None or event.occurred_at > current:
