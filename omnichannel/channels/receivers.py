@@ -18,7 +18,11 @@ logger = logging.getLogger(__name__)
 
 @receiver(tracking, dispatch_uid="omnichannel-anymail-tracking")
 def record_anymail_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    """Record delivery, bounce, complaint, open and click events of email providers."""
+    """Record delivery, bounce, complaint, open and click events of email providers.
+
+    The app's only receiver of anymail's ``tracking`` signal: it updates the
+    delivery, the Event log, the suppression list and the consent ledger.
+    """
     from omnichannel.channels.tracking import handle_anymail_event
 
     handle_anymail_event(event, esp_name)
