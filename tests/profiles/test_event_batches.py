@@ -210,7 +210,8 @@ def test_batch_refreshes_segment_of_each_profile(writer, on_commit):
     with on_commit() as callbacks:
         post(writer, views(9, customers=3))
 
-    refreshes = [c for c in callbacks if "schedule_refreshes" in c.__qualname__]
+    names = [getattr(c, "__qualname__", "") for c in callbacks]
+    refreshes = [name for name in names if "schedule_refreshes" in name]
     assert len(refreshes) == 1
 
     members = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
