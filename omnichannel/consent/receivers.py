@@ -42,7 +42,7 @@ def handle_tracking_event(
 
     ``profile`` is the recipient's profile when the caller knows it (from the
     delivery the event is about); otherwise the profile that owns the address
-    is looked up. ``recipient`` stands in for an event without a recipient.
+    is looked up. ``recipient`` is used when the event names no recipient.
     """
     recipient = getattr(event, "recipient", None) or recipient
     if not recipient:
