@@ -12,11 +12,13 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -204,7 +206,7 @@ def _lock(profile_ids: set[int]) -> None:
     """
     rows = (
         Profile.objects.select_for_update(no_key=True)
-        .filter(pk__in=profile_ids)
+        .filter(_among("id", profile_ids))
         .order_by("pk")
         .values_list("pk", "merged_into_id")
     )
@@ -220,7 +222,7 @@ def _lock(profile_ids: set[int]) -> None:
 def _skip_duplicates(items: Sequence[EventInput], outcome: BatchOutcome) -> list[int]:
     keys = [item.idempotency_key for item in items if item.idempotency_key]
     stored = set(
-        Event.objects.filter(idempotency_key__in=keys).values_list(
+        Event.objects.filter(_among("idempotency_key", keys)).values_list(
             "idempotency_key", flat=True
         )
         if keys
@@ -366,9 +368,23 @@ def _owners(groups: dict[GroupKey, Identifiers]) -> dict[tuple[str, str], int]:
         return {}
     query = models.Q()
     for kind, values in by_kind.items():
-        query |= models.Q(kind=kind, value__in=values)
+        query |= models.Q(_among("value", values), kind=kind)
     rows = Identity.objects.filter(query).values_list("kind", "value", "profile_id")
     return {(kind, value): profile_id for kind, value, profile_id in rows}
+
+
+def _among(column: str, values: Collection[Any]) -> Any:
+    """Return a filter for rows whose ``column`` is one of ``values``.
+
+    PostgreSQL gets ``column = ANY(%s)`` with one array parameter. Building and
+    sending ``IN (%s, %s, ...)`` for a thousand values took longer than the query.
+    """
+    if connection.vendor != "postgresql":
+        return models.Q(**{f"{column}__in": values})
+    return models.ExpressionWrapper(
+        RawSQL(f"{connection.ops.quote_name(column)} = ANY(%s)", [list(values)]),
+        output_field=models.BooleanField(),
+    )
 
 
 def _single_owner(key: GroupKey, owners: dict[tuple[str, str], int]) -> int | None:
@@ -410,21 +426,20 @@ def _touch_profiles(outcome: BatchOutcome) -> None:
 def _update_last_seen(latest: dict[int, datetime]) -> None:
     """Move ``last_seen_at`` forward to the given times, never back.
 
-    PostgreSQL gets one UPDATE joined to a VALUES list; other databases get one
-    UPDATE per distinct time. An UPDATE with a CASE of a thousand branches took
-    over a second to build in the ORM.
+    PostgreSQL gets one UPDATE joined to two arrays, ids and times, in key order;
+    other databases get one UPDATE per distinct time. An UPDATE with a CASE of a
+    thousand branches took over a second to build in the ORM.
     """
     if connection.vendor == "postgresql":
-        table = Profile._meta.db_table
-        rows = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(latest))
-        params = [value for pair in sorted(latest.items()) for value in pair]
+        table = connection.ops.quote_name(Profile._meta.db_table)
+        ordered = sorted(latest.items())
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS profile SET last_seen_at = seen.at "
-                f"FROM (VALUES {rows}) AS seen (id, at) "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS seen (id, at) "
                 "WHERE profile.id = seen.id AND (profile.last_seen_at IS NULL "
                 "OR profile.last_seen_at < seen.at)",
-                params,
+                [[pk for pk, _at in ordered], [at for _pk, at in ordered]],
             )
         return
     by_time: dict[datetime, list[int]] = {}
