@@ -38,6 +38,8 @@ def refresh_profiles_task(changes: list[list[Any]]) -> int:
     from omnichannel.segments.membership import refresh_profile
 
     total = 0
+    # NOTE: an error on one profile fails the task and leaves the profiles after
+    # it stale until a later change or a rebuild of the segment refreshes them.
     for profile_id, events, fields in changes:
         total += len(refresh_profile(profile_id, events=events, fields=fields))
     logger.info(
