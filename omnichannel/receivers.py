@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from anymail.signals import inbound as anymail_inbound
-from anymail.signals import tracking as anymail_tracking
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
@@ -34,14 +33,6 @@ def join_visitor_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -
     except InvalidIdentifier:
         profile = identify(request, user=user, source="login")
     track("logged_in", profile=profile, source="web")
-
-
-@receiver(anymail_tracking, dispatch_uid="omnichannel-consent-tracking")
-def apply_tracking_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    """Suppress bounced and complaining addresses; withdraw consent on complaint."""
-    from omnichannel.consent.receivers import handle_tracking_event
-
-    handle_tracking_event(event, esp_name)
 
 
 @receiver(anymail_inbound, dispatch_uid="omnichannel-consent-inbound")

@@ -1,7 +1,10 @@
 """Opens, clicks, provider events and order attribution, all into the Event log.
 
 Opens and clicks are recorded only while the recipient consents to tracking; the
-consent is read again when the open or click arrives.
+consent is read again when the open or click arrives. A provider event is
+handled once, in one transaction: ``omnichannel.consent.receivers`` applies it to
+the suppression list and the consent ledger, this module to the delivery and the
+Event log.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from django.utils import timezone
 
 from omnichannel.channels.models import Delivery
 from omnichannel.conf import app_settings
-from omnichannel.consent.models import Channel, Suppression
-from omnichannel.consent.services import has_consent, record_consent
+from omnichannel.consent.models import Channel
+from omnichannel.consent.receivers import handle_tracking_event
+from omnichannel.consent.services import has_consent
 from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import track
 
@@ -32,11 +36,8 @@ ANYMAIL_EVENTS = {
     "clicked": "message_clicked",
     "unsubscribed": "unsubscribed",
 }
-SUPPRESSING_EVENTS = {
-    "bounced": "bounce",
-    "rejected": "rejected",
-    "complained": "complaint",
-}
+# anymail event types that set a delivery's ``bounced_at``.
+BOUNCING_EVENTS = frozenset({"bounced", "rejected", "complained"})
 
 
 # Keys of a delivery's context copied onto its events, so that analytics can
@@ -130,6 +131,21 @@ def handle_anymail_event(event: Any, esp_name: str = "") -> str:
     if name is None:
         return ""
     delivery = find_delivery(event.message_id or "", event.metadata)
+    with transaction.atomic():
+        return _record_provider_event(event, esp_name, name, delivery)
+
+
+def _record_provider_event(
+    event: Any, esp_name: str, name: str, delivery: Delivery | None
+) -> str:
+    # Bounces, complaints and unsubscribes reach the suppression list and the
+    # consent ledger also for mail sent outside the app, with no delivery.
+    handle_tracking_event(
+        event,
+        esp_name,
+        profile=delivery.profile if delivery is not None else None,
+        recipient=delivery.profile.email if delivery is not None else None,
+    )
     if delivery is None:
         logger.info("%s event %s matches no delivery", esp_name, event.event_type)
         return ""
@@ -160,27 +176,15 @@ def handle_anymail_event(event: Any, esp_name: str = "") -> str:
 def _apply_provider_event(
     delivery: Delivery, event: Any, name: str, at: datetime
 ) -> None:
+    # handle_tracking_event has applied the suppression list and the consent
+    # ledger; here only the delivery's times change.
     if name == "message_delivered":
         Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(
             delivered_at=at
         )
-    reason = SUPPRESSING_EVENTS.get(event.event_type)
-    address = event.recipient or delivery.profile.email
-    if reason and address:
+    if event.event_type in BOUNCING_EVENTS:
         Delivery.objects.filter(pk=delivery.pk, bounced_at__isnull=True).update(
             bounced_at=at
-        )
-        Suppression.objects.get_or_create(
-            channel=Channel.EMAIL, address=address.lower(), defaults={"reason": reason}
-        )
-    if event.event_type == "unsubscribed":
-        record_consent(
-            delivery.profile,
-            Channel.EMAIL,
-            False,
-            purpose=delivery.template.purpose,
-            source="esp_unsubscribe",
-            at=at,
         )
 
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from omnichannel.channels import links, onsite, tracking
 from omnichannel.channels.models import Delivery, ShortLink, WebPushSubscription
 from omnichannel.channels.registry import backend_config
-from omnichannel.profiles.services import profile_for_request
+from omnichannel.profiles.services import join_visitor, profile_for_request
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,18 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
         .first()
     )
     if delivery is not None:
-        tracking.record_click(delivery, url)
+        _record_click(request, delivery, url)
     return _Redirect(url)
+
+
+def _record_click(request: HttpRequest, delivery: Delivery, url: str) -> None:
+    """Record a click and join the browser's visitor cookie to the recipient.
+
+    Both happen only while the recipient consents to tracking. Joining links the
+    browsing of this browser, before and after the click, to the profile.
+    """
+    if tracking.record_click(delivery, url):
+        join_visitor(request, delivery.profile, source="link")
 
 
 @never_cache
@@ -92,7 +102,7 @@ def short_link(request: HttpRequest, code: str) -> HttpResponse:
     if link is None:
         raise Http404(_("This link is not valid."))
     if link.delivery is not None:
-        tracking.record_click(link.delivery, link.url)
+        _record_click(request, link.delivery, link.url)
     return _Redirect(link.url)
 
 

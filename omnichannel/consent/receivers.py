@@ -2,8 +2,10 @@
 
 Bounces, complaints and provider-side rejections put the address on the email
 suppression list; complaints and provider-side unsubscribes also withdraw email
-marketing consent. Mail to ``UNSUBSCRIBE_MAILTO`` unsubscribes by the token in its
-subject.
+marketing consent. The channels package's anymail receiver calls
+``handle_tracking_event`` once per tracking event, in the transaction that also
+records the event on the delivery, so each change is written once. Mail to
+``UNSUBSCRIBE_MAILTO`` unsubscribes by the token in its subject.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from omnichannel.conf import app_settings
 from omnichannel.consent.models import Channel, Purpose, Suppression
 from omnichannel.consent.services import normalise_address, set_consent, suppress
 from omnichannel.consent.unsubscribe import handle_unsubscribe_mail
-from omnichannel.profiles.models import Identity
+from omnichannel.profiles.models import Identity, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,20 @@ REJECT_REASONS = {
 }
 
 
-def handle_tracking_event(event: Any, esp_name: str) -> None:
-    """Apply one anymail tracking event to the suppression list and the ledger."""
-    recipient = getattr(event, "recipient", None)
+def handle_tracking_event(
+    event: Any,
+    esp_name: str,
+    *,
+    profile: Profile | None = None,
+    recipient: str | None = None,
+) -> None:
+    """Apply one anymail tracking event to the suppression list and the ledger.
+
+    ``profile`` is the recipient's profile when the caller knows it (from the
+    delivery the event is about); otherwise the profile that owns the address
+    is looked up. ``recipient`` is used when the event names no recipient.
+    """
+    recipient = getattr(event, "recipient", None) or recipient
     if not recipient:
         return
     event_type = event.event_type
@@ -46,9 +59,9 @@ def handle_tracking_event(event: Any, esp_name: str) -> None:
         suppress(Channel.EMAIL, recipient, Reason.BOUNCE, details=details, at=at)
     elif event_type == "complained":
         suppress(Channel.EMAIL, recipient, Reason.COMPLAINT, details=details, at=at)
-        _withdraw(recipient, "esp-complaint", details, at)
+        _withdraw(recipient, profile, "esp-complaint", details, at)
     elif event_type == "unsubscribed":
-        _withdraw(recipient, "esp-unsubscribe", details, at)
+        _withdraw(recipient, profile, "esp-unsubscribe", details, at)
     elif event_type == "rejected":
         reason = getattr(event, "reject_reason", None)
         if reason in REJECT_REASONS:
@@ -56,21 +69,29 @@ def handle_tracking_event(event: Any, esp_name: str) -> None:
                 Channel.EMAIL, recipient, REJECT_REASONS[reason], details=details, at=at
             )
         elif reason == "unsubscribed":
-            _withdraw(recipient, "esp-unsubscribe", details, at)
+            _withdraw(recipient, profile, "esp-unsubscribe", details, at)
 
 
-def _withdraw(address: str, source: str, details: dict[str, Any], at: Any) -> None:
+def _withdraw(
+    address: str,
+    profile: Profile | None,
+    source: str,
+    details: dict[str, Any],
+    at: Any,
+) -> None:
     email = normalise_address(Channel.EMAIL, address)
-    identity = (
-        Identity.objects.filter(kind=Identity.Kind.EMAIL, value=email)
-        .select_related("profile")
-        .first()
-    )
-    if identity is None:
-        logger.info("no profile has the address of a %s event", source)
-        return
+    if profile is None:
+        identity = (
+            Identity.objects.filter(kind=Identity.Kind.EMAIL, value=email)
+            .select_related("profile")
+            .first()
+        )
+        if identity is None:
+            logger.info("no profile has the address of a %s event", source)
+            return
+        profile = identity.profile
     set_consent(
-        identity.profile,
+        profile,
         Channel.EMAIL,
         False,
         purpose=Purpose.MARKETING,

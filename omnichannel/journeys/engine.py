@@ -18,7 +18,8 @@ import hashlib
 import logging
 import time as time_module
 import zoneinfo
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from omnichannel.journeys.models import (
     TriggerType,
 )
 from omnichannel.profiles.models import Event, Profile
+from omnichannel.profiles.services import load_profiles
 
 logger = logging.getLogger(__name__)
 
@@ -181,37 +183,104 @@ def clear_interest_cache() -> None:
 
 def handle_event(event: Event) -> None:
     """End runs whose goal the event reaches, wake runs waiting for it, enroll."""
-    if event.source == "import":
-        return
-    if event.name not in interesting_event_names():
-        return
-    _reach_goals(event)
-    _wake_waiting(event)
-    for journey in _journeys_triggered_by(event):
-        if journey.trigger_config.get("condition") and not _profile_matches(
-            journey.trigger_config["condition"], event.profile, event.occurred_at
-        ):
-            continue
-        enroll(
-            journey,
-            event.profile,
-            at=event.occurred_at,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            trigger={"type": "event", "event": event.name, "event_id": event.pk},
-        )
+    handle_events([event])
 
 
-def _journeys_triggered_by(event: Event) -> Iterable[Journey]:
+def handle_events(events: Sequence[Event]) -> None:
+    """Apply a list of stored events to the journeys, in the order given.
+
+    Events no active journey triggers on, waits for or ends on are dropped in
+    memory, so a batch of page views costs no query. For the rest, the active
+    runs of their customers and the event-triggered journeys are read once for
+    the whole list. Each event then ends the runs whose goal it reaches, wakes
+    the runs waiting for it, and enrolls its customer where a trigger matches.
+    """
+    interesting = interesting_event_names()
+    relevant = [
+        event
+        for event in events
+        if event.source != "import" and event.name in interesting
+    ]
+    if not relevant:
+        return
+    load_profiles(relevant)
+    runs: dict[int, list[Enrollment]] = defaultdict(list)
+    for enrollment in Enrollment.objects.filter(
+        profile_id__in={event.profile_id for event in relevant},
+        status=Enrollment.Status.ACTIVE,
+    ).select_related("journey", "version", "profile"):
+        runs[enrollment.profile_id].append(enrollment)
+    triggers = _event_triggers({event.name for event in relevant})
+
+    for event in relevant:
+        for enrollment in runs[event.profile_id]:
+            if enrollment.status != Enrollment.Status.ACTIVE:
+                continue
+            if _reaches_goal(event, enrollment):
+                finish(
+                    enrollment,
+                    Enrollment.Status.CONVERTED,
+                    "goal_reached",
+                    at=timezone.now(),
+                )
+            elif _is_waiting_for(event, enrollment):
+                enrollment.next_run_at = timezone.now()
+                enrollment.save(update_fields=["next_run_at", "updated_at"])
+        for journey in triggers.get(event.name, ()):
+            started = _enroll_on_event(journey, event)
+            if started is not None:
+                runs[event.profile_id].append(started)
+
+
+def _event_triggers(names: set[str]) -> dict[str, list[Journey]]:
+    """Return the active event-triggered journeys for these event names, by name."""
     journeys = Journey.objects.filter(
         status=Journey.Status.ACTIVE,
         trigger_type=TriggerType.EVENT,
-        trigger_config__event=event.name,
+        trigger_config__event__in=sorted(names),
     ).select_related("current_version")
+    by_name: dict[str, list[Journey]] = defaultdict(list)
     for journey in journeys:
-        wanted = journey.trigger_config.get("properties") or {}
-        if all(event.properties.get(key) == value for key, value in wanted.items()):
-            yield journey
+        by_name[journey.trigger_config["event"]].append(journey)
+    return by_name
+
+
+def _enroll_on_event(journey: Journey, event: Event) -> Enrollment | None:
+    wanted = journey.trigger_config.get("properties") or {}
+    if any(event.properties.get(key) != value for key, value in wanted.items()):
+        return None
+    condition = journey.trigger_config.get("condition")
+    if condition and not _profile_matches(condition, event.profile, event.occurred_at):
+        return None
+    return enroll(
+        journey,
+        event.profile,
+        at=event.occurred_at,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        trigger={"type": "event", "event": event.name, "event_id": event.pk},
+    )
+
+
+def _reaches_goal(event: Event, enrollment: Enrollment) -> bool:
+    goal = enrollment.journey.goal
+    if event.name not in (goal.get("events") or []):
+        return False
+    if event.occurred_at < enrollment.entered_at:
+        return False
+    if goal.get("same_object") and enrollment.object_id:
+        return (event.object_type, event.object_id) == (
+            enrollment.object_type,
+            enrollment.object_id,
+        )
+    return True
+
+
+def _is_waiting_for(event: Event, enrollment: Enrollment) -> bool:
+    if event.occurred_at < enrollment.step_entered_at:
+        return False
+    step = enrollment.version.graph["steps"].get(enrollment.current_step, {})
+    return step.get("type") == "wait_for_event" and step.get("event") == event.name
 
 
 def _profile_matches(rule: dict[str, Any], profile: Profile, at: datetime) -> bool:
@@ -231,41 +300,6 @@ def _goal_query(journey: Journey, enrollment: Enrollment, until: datetime) -> Q:
     if journey.goal.get("same_object") and enrollment.object_id:
         query &= Q(object_type=enrollment.object_type, object_id=enrollment.object_id)
     return query
-
-
-def _reach_goals(event: Event) -> None:
-    candidates = Enrollment.objects.filter(
-        profile_id=event.profile_id, status=Enrollment.Status.ACTIVE
-    ).select_related("journey", "version", "profile")
-    for enrollment in candidates:
-        goal = enrollment.journey.goal
-        if event.name not in (goal.get("events") or []):
-            continue
-        if event.occurred_at < enrollment.entered_at:
-            continue
-        if goal.get("same_object") and enrollment.object_id:
-            if (event.object_type, event.object_id) != (
-                enrollment.object_type,
-                enrollment.object_id,
-            ):
-                continue
-        finish(
-            enrollment, Enrollment.Status.CONVERTED, "goal_reached", at=timezone.now()
-        )
-
-
-def _wake_waiting(event: Event) -> None:
-    waiting = Enrollment.objects.filter(
-        profile_id=event.profile_id, status=Enrollment.Status.ACTIVE
-    ).select_related("version")
-    for enrollment in waiting:
-        if event.occurred_at < enrollment.step_entered_at:
-            continue
-        step = enrollment.version.graph["steps"].get(enrollment.current_step, {})
-        if step.get("type") != "wait_for_event" or step.get("event") != event.name:
-            continue
-        enrollment.next_run_at = timezone.now()
-        enrollment.save(update_fields=["next_run_at", "updated_at"])
 
 
 # Running due enrollments

@@ -9,7 +9,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from omnichannel.profiles.signals import event_tracked
+from omnichannel.profiles.signals import events_tracked
 from omnichannel.segments.signals import segment_entered, segment_exited
 
 logger = logging.getLogger(__name__)
@@ -29,13 +29,13 @@ def on_journey_saved(sender: Any, **kwargs: Any) -> None:
     clear_interest_cache()
 
 
-@receiver(event_tracked, dispatch_uid="omnichannel-journeys-event")
-def on_event(sender: Any, event: Any, profile: Any, **kwargs: Any) -> None:
-    # Runs inside the transaction that stored the event, so an order ends an
+@receiver(events_tracked, dispatch_uid="omnichannel-journeys-events")
+def on_events(sender: Any, events: Any, **kwargs: Any) -> None:
+    # Runs inside the transaction that stored the events, so an order ends an
     # abandoned-cart run in the order's own transaction.
-    from omnichannel.journeys.engine import handle_event
+    from omnichannel.journeys.engine import handle_events
 
-    handle_event(event)
+    handle_events(events)
 
 
 def _enroll_for_segment(trigger_type: str, segment: Any, profile: Any, at: Any) -> None:

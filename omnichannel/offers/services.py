@@ -25,7 +25,7 @@ from omnichannel.offers.codes import normalise_code, unused_codes
 from omnichannel.offers.models import CustomerOffer, Offer, OfferCode
 from omnichannel.offers.shop import create_shop_code, require_code_adapter
 from omnichannel.profiles.models import Event, Profile
-from omnichannel.profiles.signals import event_tracked
+from omnichannel.profiles.services import announce_events
 
 logger = logging.getLogger(__name__)
 
@@ -421,8 +421,7 @@ def _record_events(
         )
         for row in rows
     )
-    for event, row in zip(events, rows, strict=True):
-        event_tracked.send(sender=Event, event=event, profile=row.profile)
+    announce_events(events, {row.profile_id: row.profile for row in rows})
 
 
 # Reading a code

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,11 +43,13 @@ __all__ = [
     "Identifiers",
     "MergeError",
     "Resolution",
+    "announce_events",
     "collect_identifiers",
     "counted_orders",
     "find_profile",
     "identify",
     "join_visitor",
+    "load_profiles",
     "merge_profiles",
     "profile_for_request",
     "recompute_aggregates",
@@ -581,8 +583,49 @@ def track(
                 raise
             return earlier
         _touch_profile(profile, event)
-        signals.event_tracked.send(sender=Event, event=event, profile=profile)
+        announce_events([event], {profile.pk: profile})
     return event
+
+
+def announce_events(
+    events: Sequence[Event], profiles: Mapping[int, Profile] | None = None
+) -> None:
+    """Send ``event_tracked`` for each event, then ``events_tracked`` once.
+
+    Call it inside the transaction that stored the events. ``profiles`` maps
+    profile ids to profiles already loaded. The others are loaded only when a
+    receiver of ``event_tracked`` is connected.
+    """
+    if not events:
+        return
+    if signals.event_tracked.has_listeners(Event):
+        loaded = load_profiles(events, profiles)
+        for event in events:
+            signals.event_tracked.send(
+                sender=Event, event=event, profile=loaded[event.profile_id]
+            )
+    signals.events_tracked.send(sender=Event, events=list(events))
+
+
+def load_profiles(
+    events: Sequence[Event], profiles: Mapping[int, Profile] | None = None
+) -> dict[int, Profile]:
+    """Return the profiles of ``events`` by id, loading the missing ones in one query.
+
+    Each event's ``profile`` is set to the loaded profile, so reading it later
+    costs no query.
+    """
+    found: dict[int, Profile] = dict(profiles or {})
+    for event in events:
+        if event.profile_id not in found and Event.profile.is_cached(event):
+            found[event.profile_id] = event.profile
+    missing = {event.profile_id for event in events} - set(found)
+    if missing:
+        found.update(Profile.objects.in_bulk(list(missing)))
+    for event in events:
+        if not Event.profile.is_cached(event):
+            event.profile = found[event.profile_id]
+    return found
 
 
 def check_properties(properties: Any) -> int:

@@ -2,9 +2,18 @@
 
 from django.dispatch import Signal
 
-#: Sent inside the transaction that stored an event.
-#: Arguments: ``event`` (Event), ``profile`` (Profile).
+#: Sent for each stored event, inside the transaction that stored it, also for the
+#: events of a batch. Arguments: ``event`` (Event), ``profile`` (Profile). A batch
+#: loads every profile of the batch for this signal when a receiver is connected,
+#: so work that can handle many events at once belongs on ``events_tracked``.
 event_tracked = Signal()
+
+#: Sent once for the events one call stored: one event from ``track()``, all the
+#: new events of an API batch. Sent inside the storing transaction, after
+#: ``event_tracked``. Arguments: ``events`` (list of Event, in the order stored).
+#: ``event.profile`` may need a query; ``load_profiles(events)`` in
+#: ``omnichannel.profiles.services`` loads them all at once.
+events_tracked = Signal()
 
 #: Sent after ``loser`` was merged into ``survivor``, inside the merge transaction.
 #: Arguments: ``survivor``, ``loser`` (Profile), ``merge`` (ProfileMerge).

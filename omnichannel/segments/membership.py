@@ -299,24 +299,28 @@ def refresh_profile(
     *,
     fields: Iterable[str] | None = None,
     sources: Iterable[str] | None = None,
+    events: Iterable[str] | None = None,
     now: datetime | None = None,
 ) -> list[MembershipChange]:
-    """Re-evaluate one profile against the segments that ``event``, ``fields`` or
-    ``sources`` can affect, and store the changes; return them.
+    """Re-evaluate one profile against the segments that ``event``, ``events``,
+    ``fields`` or ``sources`` can affect, and store the changes; return them.
 
-    ``event`` is an Event or an event name. With no event, fields or sources every
-    active segment is re-evaluated. Segments are evaluated after the segments their
-    rules read, so a change in one is seen by the next.
+    ``event`` is an Event or an event name, ``events`` more event names. With no
+    event, fields or sources every active segment is re-evaluated. Segments are
+    evaluated after the segments their rules read, so a change in one is seen by
+    the next.
     """
     now = now or timezone.now()
     profile_id = profile if isinstance(profile, int) else profile.pk
     index = segment_index()
-    event_name = event.name if isinstance(event, Event) else event
-    if event_name is None and fields is None and sources is None:
+    event_names = list(events or [])
+    if event is not None:
+        event_names.append(event.name if isinstance(event, Event) else event)
+    if not event_names and fields is None and sources is None:
         candidates = index.all()
     else:
         candidates = index.affected(
-            events=[event_name] if event_name else [],
+            events=event_names,
             fields=fields or [],
             sources=sources or [],
         )

@@ -8,7 +8,7 @@ after commit, passing ids. Fixture loads (``raw``) are skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -19,7 +19,7 @@ from omnichannel.exceptions import SegmentInUse
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.profiles.services import AGGREGATE_EVENTS
 from omnichannel.profiles.signals import (
-    event_tracked,
+    events_tracked,
     profile_aggregates_changed,
     profile_merged,
 )
@@ -69,14 +69,43 @@ def schedule_refresh(
     return True
 
 
-@receiver(event_tracked, sender=Event, dispatch_uid="omnichannel-segments-event")
-def refresh_on_event(
-    sender: Any, event: Event, profile: Profile, **kwargs: Any
-) -> None:
+def schedule_refreshes(
+    changes: Mapping[int, tuple[Iterable[str], Iterable[str]]],
+) -> int:
+    """Queue one refresh task after commit for the profiles some segment can notice.
+
+    ``changes`` maps profile ids to the event names and profile fields that
+    changed for them. Returns the number of profiles queued.
+    """
+    from omnichannel.segments.tasks import refresh_profiles_task
+
+    index = segment_index()
+    if not index.segments:
+        return 0
+    affected_by: dict[tuple[frozenset[str], frozenset[str]], bool] = {}
+    queued: list[list[Any]] = []
+    for profile_id, (events, fields) in changes.items():
+        key = (frozenset(events), frozenset(fields))
+        if key not in affected_by:
+            affected_by[key] = bool(index.affected(events=key[0], fields=key[1]))
+        if affected_by[key]:
+            queued.append([profile_id, sorted(key[0]), sorted(key[1])])
+    if queued:
+        transaction.on_commit(lambda: refresh_profiles_task.delay(queued), robust=True)
+    return len(queued)
+
+
+@receiver(events_tracked, sender=Event, dispatch_uid="omnichannel-segments-events")
+def refresh_on_events(sender: Any, events: list[Event], **kwargs: Any) -> None:
     # Order events change the aggregates, announced by their own signal; any other
     # event moves last_seen_at.
-    fields = [] if event.name in AGGREGATE_EVENTS else ["last_seen_at"]
-    schedule_refresh(profile.pk, event=event.name, fields=fields)
+    changes: dict[int, tuple[set[str], set[str]]] = {}
+    for event in events:
+        names, fields = changes.setdefault(event.profile_id, (set(), set()))
+        names.add(event.name)
+        if event.name not in AGGREGATE_EVENTS:
+            fields.add("last_seen_at")
+    schedule_refreshes(changes)
 
 
 @receiver(

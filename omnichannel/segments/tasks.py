@@ -28,6 +28,28 @@ def refresh_profile_task(
     return len(refresh_profile(profile_id, event, fields=fields, sources=sources))
 
 
+@shared_task(name="omnichannel.segments.refresh_profiles", ignore_result=True)
+def refresh_profiles_task(changes: list[list[Any]]) -> int:
+    """Re-evaluate the profiles of a batch of events; return the membership changes.
+
+    Each item of ``changes`` is ``[profile_id, event_names, fields]``, as
+    ``schedule_refreshes`` in the segments receivers queues it.
+    """
+    from omnichannel.segments.membership import refresh_profile
+
+    total = 0
+    # NOTE: an error on one profile fails the task and leaves the profiles after
+    # it stale until a later change or a rebuild of the segment refreshes them.
+    for profile_id, events, fields in changes:
+        total += len(refresh_profile(profile_id, events=events, fields=fields))
+    logger.info(
+        "refreshed %d profiles after a batch of events: %d membership changes",
+        len(changes),
+        total,
+    )
+    return total
+
+
 @shared_task(name="omnichannel.segments.rebuild_segment", ignore_result=True)
 def rebuild_segment_task(segment_id: int) -> dict[str, Any]:
     """Rebuild one segment and the segments that read it."""

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from omnichannel.channels import links, services
 from omnichannel.channels.models import Delivery, ShortLink
-from omnichannel.consent.models import Suppression
+from omnichannel.consent.models import ConsentRecord, Suppression
 from omnichannel.consent.services import has_consent, record_consent
-from omnichannel.profiles.models import Event
+from omnichannel.profiles.models import Event, Identity
 from omnichannel.profiles.services import track
 from tests.factories import ProfileFactory
 
@@ -312,3 +312,103 @@ def test_click_event_carries_journey_context(
     assert click.properties["journey_id"] == 4
     assert click.properties["variant"] == "b"
     assert click.properties["step_key"] == "email-1"
+
+
+VISITOR = "5" * 32
+
+
+@pytest.mark.django_db
+def test_click_joins_visitor_history_to_recipient(client, customer, sent_email):
+    from omnichannel.profiles.services import identify
+
+    Identity.objects.create(profile=customer, kind="email", value=customer.email)
+    anonymous = identify(visitor_id=VISITOR)
+    track("product_viewed", profile=anonymous, properties={"sku": "RUN-42"})
+    client.cookies["omni_vid"] = VISITOR
+
+    response = client.get(click_path(sent_email, "https://shop.example/cart"))
+
+    assert response.status_code == 302
+    anonymous.refresh_from_db()
+    assert anonymous.merged_into_id == customer.pk
+    viewed = Event.objects.get(name="product_viewed")
+    assert viewed.profile_id == customer.pk
+    assert Identity.objects.get(kind="visitor", value=VISITOR).profile_id == (
+        customer.pk
+    )
+
+
+@pytest.mark.django_db
+def test_click_links_new_visitor_to_recipient(client, customer, sent_email):
+    client.cookies["omni_vid"] = VISITOR
+
+    client.get(click_path(sent_email, "https://shop.example/cart"))
+
+    identity = Identity.objects.get(kind="visitor", value=VISITOR)
+    assert identity.profile_id == customer.pk
+    assert identity.source == "link"
+
+
+@pytest.mark.django_db
+def test_short_link_click_joins_visitor(client, customer, sent_email):
+    code = links.new_short_code()
+    ShortLink.objects.create(
+        code=code, url="https://shop.example/x", delivery=sent_email
+    )
+    client.cookies["omni_vid"] = VISITOR
+
+    client.get(reverse("omnichannel:short-link", args=[code]))
+
+    assert Identity.objects.get(kind="visitor", value=VISITOR).profile_id == (
+        customer.pk
+    )
+
+
+@pytest.mark.django_db
+def test_click_without_tracking_consent_joins_nothing(client, customer, sent_email):
+    record_consent(customer, "tracking", False)
+    client.cookies["omni_vid"] = VISITOR
+
+    client.get(click_path(sent_email, "https://shop.example/cart"))
+
+    assert not Identity.objects.filter(kind="visitor", value=VISITOR).exists()
+
+
+@pytest.mark.django_db
+def test_anymail_unsubscribe_writes_one_consent_row(customer, sent_email):
+    before = ConsentRecord.objects.filter(profile=customer).count()
+
+    tracking.send(
+        sender=object, event=anymail_event("unsubscribed", sent_email), esp_name="Test"
+    )
+
+    withdrawals = ConsentRecord.objects.filter(profile=customer, granted=False)
+    assert withdrawals.count() == 1
+    assert ConsentRecord.objects.filter(profile=customer).count() == before + 1
+    assert Event.objects.filter(name="unsubscribed").count() == 1
+
+
+@pytest.mark.django_db
+def test_anymail_complaint_writes_one_of_each(customer, sent_email):
+    tracking.send(
+        sender=object, event=anymail_event("complained", sent_email), esp_name="Test"
+    )
+
+    assert Suppression.objects.count() == 1
+    assert Suppression.objects.get().reason == "complaint"
+    assert ConsentRecord.objects.filter(profile=customer, granted=False).count() == 1
+    assert Event.objects.filter(name="message_complained").count() == 1
+    sent_email.refresh_from_db()
+    assert sent_email.bounced_at is not None
+
+
+@pytest.mark.django_db
+def test_anymail_soft_reject_does_not_suppress(sent_email):
+    tracking.send(
+        sender=object,
+        event=anymail_event("rejected", sent_email, reject_reason="other"),
+        esp_name="Test",
+    )
+
+    assert Event.objects.filter(name="message_bounced").count() == 1
+    assert not Suppression.objects.exists()
