@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import close_old_connections
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from omnichannel.assistant import mcp_tools
@@ -78,7 +79,8 @@ def audited(key: APIKey, function: Callable[..., dict[str, Any]]) -> Callable[..
         except (InvalidRequest, McpAccessDenied) as error:
             call.succeeded = False
             call.error = str(error)[:500]
-            raise
+            # A ToolError's text reaches the client, so the agent can correct itself.
+            raise ToolError(str(error)) from error
         except Exception as error:
             logger.exception("MCP tool %s failed", function.__name__)
             call.succeeded = False
