@@ -222,7 +222,8 @@ class WeeklyInsightAdmin(ReadOnlyAdmin):
         insight = write_weekly_insight(last_full_week())
         self.message_user(
             request,
-            _("Wrote the insight of the week of %(week)s.") % {"week": insight.week_start},
+            _("Wrote the insight of the week of %(week)s.")
+            % {"week": insight.week_start},
             messages.SUCCESS,
         )
         return HttpResponseRedirect(

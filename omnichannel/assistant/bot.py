@@ -8,7 +8,8 @@ a code, a percentage or an amount that is not in the facts, so the bot cannot in
 an order or a discount. Without a model the bot answers with the FAQ text or a
 plain sentence per order.
 
-Select it with ``OMNICHANNEL["CONVERSATION_BOT"] = "omnichannel.assistant.bot.AssistantBot"``.
+Select it with ``OMNICHANNEL["CONVERSATION_BOT"]`` set to
+``"omnichannel.assistant.bot.AssistantBot"``.
 """
 
 from __future__ import annotations
@@ -69,9 +70,13 @@ DISCOUNT_WORDS = {
 _ID_TOKEN = re.compile(r"(?<![\w-])(?=[\w-]*\d)[A-Za-z0-9][\w-]{2,}(?![\w-])")
 _CAPS_TOKEN = re.compile(r"(?<!\w)[A-Z][A-Z0-9]{4,}(?!\w)")
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s?%")
-_AMOUNT = re.compile(r"(?:[$€£]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:EUR|USD|GBP|[$€£]))")
+_AMOUNT = re.compile(
+    r"(?:[$€£]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:EUR|USD|GBP|[$€£]))"
+)
 # A number the customer writes after "order" or "#": the order they ask about.
-_ORDER_REFERENCE = re.compile(r"(?:order|#|no\.?|number)\s*#?\s*([A-Za-z0-9-]*\d[A-Za-z0-9-]*)", re.I)
+_ORDER_REFERENCE = re.compile(
+    r"(?:order|#|no\.?|number)\s*#?\s*([A-Za-z0-9-]*\d[A-Za-z0-9-]*)", re.I
+)
 
 
 @dataclass
@@ -98,7 +103,9 @@ def order_sentence(order: dict[str, Any]) -> str:
     """Describe one order in one plain sentence (the answer without a model)."""
     total = order["total"]
     placed = order["placed_at"].strftime("%Y-%m-%d") if order.get("placed_at") else ""
-    text = _("Order %(id)s, placed on %(date)s for %(amount)s %(currency)s, is %(status)s.") % {
+    text = _(
+        "Order %(id)s, placed on %(date)s for %(amount)s %(currency)s, is %(status)s."
+    ) % {
         "id": order["order_id"],
         "date": placed,
         "amount": total["amount"],
@@ -107,7 +114,9 @@ def order_sentence(order: dict[str, Any]) -> str:
     }
     delivery = order.get("delivery")
     if isinstance(delivery, dict) and delivery:
-        details = ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in delivery.items())
+        details = ", ".join(
+            f"{key.replace('_', ' ')}: {value}" for key, value in delivery.items()
+        )
         text += " " + _("Delivery: %(details)s.") % {"details": details}
     return text
 
@@ -133,7 +142,9 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
         score = sum(keyword_score(k, message_words) for k in entry.keyword_list())
         if score:
             scored.append((-score, entry.position, entry.pk, entry))
-    facts.faq = [item[3] for item in sorted(scored, key=lambda item: item[:3])[:FAQ_FACTS]]
+    facts.faq = [
+        item[3] for item in sorted(scored, key=lambda item: item[:3])[:FAQ_FACTS]
+    ]
 
     facts.asked_order_ids = [m.group(1) for m in _ORDER_REFERENCE.finditer(text)]
     facts.asks_orders = bool(word_set & ORDER_WORDS) or bool(
@@ -145,7 +156,9 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
     own = recent_orders(conversation.profile, count=ORDER_FACTS)
     own_ids = {order["order_id"].casefold() for order in own}
     facts.foreign_order_ids = [
-        order_id for order_id in facts.asked_order_ids if order_id.casefold() not in own_ids
+        order_id
+        for order_id in facts.asked_order_ids
+        if order_id.casefold() not in own_ids
     ]
     if facts.asked_order_ids:
         asked = {order_id.casefold() for order_id in facts.asked_order_ids}
@@ -156,7 +169,9 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
             try:
                 order["delivery"] = adapter.get_delivery_status(order["order_id"])
             except Exception:  # noqa: BLE001 - a broken hook must not stop the reply
-                logger.exception("get_delivery_status failed for order %s", order["order_id"])
+                logger.exception(
+                    "get_delivery_status failed for order %s", order["order_id"]
+                )
     facts.orders = own
     return facts
 
@@ -174,7 +189,10 @@ def invented_tokens(answer: str, facts_text: str) -> list[str]:
     for pattern in (_PERCENT, _AMOUNT):
         for token in pattern.findall(answer):
             number = re.sub(r"[^\d.,]", "", token)
-            if re.sub(r"\s", "", token).casefold() not in compact and number not in haystack:
+            if (
+                re.sub(r"\s", "", token).casefold() not in compact
+                and number not in haystack
+            ):
                 found.append(token)
     return sorted(set(found))
 
@@ -206,11 +224,16 @@ class AssistantBot(BaseBot):
             )
         if facts.asks_orders and not facts.orders and not facts.faq:
             return BotReply(
-                text=_("I could not find any orders on your account. A colleague will take over."),
+                text=_(
+                    "I could not find any orders on your account. A colleague will "
+                    "take over."
+                ),
                 hand_over=True,
             )
         if not facts.faq and not facts.orders:
-            return BotReply(text=_("I could not find an answer to that."), hand_over=True)
+            return BotReply(
+                text=_("I could not find an answer to that."), hand_over=True
+            )
 
         client = get_client()
         if client is not None:
@@ -221,7 +244,9 @@ class AssistantBot(BaseBot):
 
     def _plain_answer(self, facts: Facts) -> BotReply:
         if facts.orders:
-            return BotReply(text="\n".join(order_sentence(order) for order in facts.orders))
+            return BotReply(
+                text="\n".join(order_sentence(order) for order in facts.orders)
+            )
         entry = facts.faq[0]
         return BotReply(text=entry.answer, hand_over=entry.hand_over)
 
@@ -234,12 +259,15 @@ class AssistantBot(BaseBot):
             line
             for line in (
                 "You are the customer service assistant of a shop.",
-                f"Brand voice: {setting('BRAND_VOICE')}" if setting("BRAND_VOICE") else "",
+                f"Brand voice: {setting('BRAND_VOICE')}"
+                if setting("BRAND_VOICE")
+                else "",
                 f"Answer in this language: {setting('LANGUAGE')}, unless the customer "
                 "writes in another language.",
                 "Answer only with the facts below, in two or three sentences. Never "
                 "mention an order, code, discount, price or date that is not in the "
-                f"facts. If the facts do not answer the question, reply {HANDOVER_TOKEN}.",
+                "facts. If the facts do not answer the question, reply "
+                f"{HANDOVER_TOKEN}.",
                 "Facts:",
                 mask_text(facts_text, known),
             )
@@ -254,7 +282,9 @@ class AssistantBot(BaseBot):
             completion = client.complete(messages, feature="chat_bot", temperature=0.2)
         except AssistantError as error:
             logger.warning(
-                "chat bot answer for conversation %s fell back: %s", conversation.pk, error
+                "chat bot answer for conversation %s fell back: %s",
+                conversation.pk,
+                error,
             )
             return None
 
@@ -264,7 +294,8 @@ class AssistantBot(BaseBot):
         invented = invented_tokens(answer, facts_text)
         if invented:
             logger.warning(
-                "discarded a model answer in conversation %s: %d value(s) not in the facts",
+                "discarded a model answer in conversation %s: "
+                "%d value(s) not in the facts",
                 conversation.pk,
                 len(invented),
             )

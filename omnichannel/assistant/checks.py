@@ -122,9 +122,10 @@ def _check_texts(options: dict[str, Any]) -> list[Any]:
                     id="omnichannel.E104",
                 )
             )
-    if isinstance(options["UNSUBSCRIBE_TEXT"], str) and not options[
-        "UNSUBSCRIBE_TEXT"
-    ].strip():
+    if (
+        isinstance(options["UNSUBSCRIBE_TEXT"], str)
+        and not options["UNSUBSCRIBE_TEXT"].strip()
+    ):
         errors.append(
             Error(
                 f"{SETTING}['UNSUBSCRIBE_TEXT'] is empty, so marketing email "

@@ -208,7 +208,9 @@ def check_variant(
     return checked
 
 
-def _check_sms(template: MessageTemplate, checked: CheckedVariant, marketing: bool) -> None:
+def _check_sms(
+    template: MessageTemplate, checked: CheckedVariant, marketing: bool
+) -> None:
     # Sent as the recipient would get it: the opt-out line is added to marketing
     # SMS that lack one, so it counts towards the segments.
     text = checked.text.strip()
@@ -264,7 +266,9 @@ def generate_variants(
             texts = _model_variants(client, template, kind, count, brief, allowed)
             written_by_model = True
         except AssistantError as error:
-            logger.warning("copy variants for template %s fell back: %s", template.pk, error)
+            logger.warning(
+                "copy variants for template %s fell back: %s", template.pk, error
+            )
             notice = f"The model could not write variants ({error}); these are "
             notice += "rewrites of the current text."
     if not texts:
@@ -292,7 +296,7 @@ def _model_variants(
         f"{template.get_channel_display()} message.",
         f"Language: {setting('LANGUAGE')}.",
         "Keep Django template variables as they are; you may use only these: "
-        + ", ".join("{{ %s }}" % name for name in names)
+        + ", ".join(f"{{{{ {name} }}}}" for name in names)
         + ". Invent no discount, price, date or code that is not in the current text.",
         'Answer with JSON only: {"variants": ["...", "..."]}.',
     ]
@@ -300,11 +304,16 @@ def _model_variants(
         rules.insert(1, f"Brand voice: {setting('BRAND_VOICE')}")
     if kind == "sms":
         limit = template.sms_max_segments or int(setting("SMS_MAX_SEGMENTS"))
+        characters = 160 if limit == 1 else 153 * limit
         rules.append(
-            f"Each SMS must fit {limit} segment(s): {160 * limit if limit == 1 else 153 * limit} "
-            "GSM-7 characters; avoid emoji and curly quotes."
+            f"Each SMS must fit {limit} segment(s): {characters} GSM-7 "
+            "characters; avoid emoji and curly quotes."
         )
-    if kind == "body" and template.channel == "email" and template.purpose == "marketing":
+    if (
+        kind == "body"
+        and template.channel == "email"
+        and template.purpose == "marketing"
+    ):
         rules.append(
             f"Each body must contain the text {setting('UNSUBSCRIBE_TEXT')!r}."
         )
@@ -314,7 +323,10 @@ def _model_variants(
     if brief:
         user += f"\nWhat the marketer wants: {mask_text(brief)}"
     completion = client.complete(
-        [{"role": "system", "content": "\n".join(rules)}, {"role": "user", "content": user}],
+        [
+            {"role": "system", "content": "\n".join(rules)},
+            {"role": "user", "content": user},
+        ],
         feature=f"copy_{kind}",
     )
     return parse_variant_list(completion.text, count)
@@ -358,12 +370,17 @@ def fallback_variants(template: MessageTemplate, kind: str, count: int) -> list[
     elif kind == "sms":
         candidates += [
             gsm.transliterate(current),
-            "{% if first_name %}{{ first_name }}: {% endif %}" + gsm.transliterate(current),
+            "{% if first_name %}{{ first_name }}: {% endif %}"
+            + gsm.transliterate(current),
             _shorten(gsm.transliterate(current), 120),
         ]
     else:
         greeting = "{% if first_name %}Hi {{ first_name }},{% else %}Hi,{% endif %}"
-        separator = "<p>" + greeting + "</p>\n" if template.channel == "email" else greeting + "\n"
+        separator = (
+            "<p>" + greeting + "</p>\n"
+            if template.channel == "email"
+            else greeting + "\n"
+        )
         candidates += [separator + current]
     unique = [c for c in dict.fromkeys(candidates) if c and c != current]
     return unique[:count]
@@ -395,7 +412,8 @@ def create_experiment(
         checked = check_variant(template, kind, text, allowed_extra=allowed)
         if checked.problems:
             raise InvalidRequest(
-                "variants", f"Variant {index} cannot be used: {' '.join(checked.problems)}"
+                "variants",
+                f"Variant {index} cannot be used: {' '.join(checked.problems)}",
             )
     field_name = KIND_FIELDS[kind]
     stamp = timezone.now().strftime("%Y%m%d%H%M%S")
@@ -407,7 +425,10 @@ def create_experiment(
     experiment = Experiment.objects.create(
         key=key,
         name=f"{template.name}: {kind} ({len(texts)} variants)"[:200],
-        description=f"Variants of the {KIND_LABELS[kind]}, created by {created_by or 'the assistant'}.",
+        description=(
+            f"Variants of the {KIND_LABELS[kind]}, created by "
+            f"{created_by or 'the assistant'}."
+        ),
         target=Experiment.Target.MESSAGE,
         target_ref=template.slug,
         metric=KIND_METRICS[kind],
@@ -427,6 +448,9 @@ def create_experiment(
             payload={field_name: text, "template": template.slug},
         )
     logger.info(
-        "created experiment %s with %d variants of template %s", key, len(texts), template.pk
+        "created experiment %s with %d variants of template %s",
+        key,
+        len(texts),
+        template.pk,
     )
     return experiment

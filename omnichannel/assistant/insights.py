@@ -46,10 +46,18 @@ def last_full_week(today: date | None = None) -> date:
 
 
 def _empty() -> dict[str, Any]:
-    return {"sends": 0, "opens": 0, "clicks": 0, "conversions": 0, "revenue": Decimal("0")}
+    return {
+        "sends": 0,
+        "opens": 0,
+        "clicks": 0,
+        "conversions": 0,
+        "revenue": Decimal("0"),
+    }
 
 
-def period_metrics(start: datetime, end: datetime) -> dict[str, dict[Any, dict[str, Any]]]:
+def period_metrics(
+    start: datetime, end: datetime
+) -> dict[str, dict[Any, dict[str, Any]]]:
     """Return the five metrics per channel and per journey id in [start, end)."""
     from omnichannel.analytics.attribution import attribute_orders
 
@@ -140,7 +148,11 @@ def _line(label: str, row: dict[str, Any], currency: str) -> str:
     parts = []
     for metric in METRICS:
         value = row[metric]
-        text = f"{value} {currency} revenue" if metric == "revenue" else f"{value} {metric}"
+        text = (
+            f"{value} {currency} revenue"
+            if metric == "revenue"
+            else f"{value} {metric}"
+        )
         delta = row[f"{metric}_change"]
         if delta is not None:
             text += f" ({delta:+.1f}%)"
@@ -181,7 +193,11 @@ def allowed_numbers(metrics: dict[str, Any]) -> set[str]:
 
     for row in metrics["channels"] + metrics["journeys"]:
         for name, value in row.items():
-            if name != "key" and name != "name" and isinstance(value, int | float | str):
+            if (
+                name != "key"
+                and name != "name"
+                and isinstance(value, int | float | str)
+            ):
                 try:
                     add(Decimal(str(value)))
                 except ArithmeticError:
@@ -235,7 +251,10 @@ def _model_summary(metrics: dict[str, Any]) -> tuple[str, str]:
         return "", f"The model failed ({error}); the numbers-only text is shown."
     invented = invented_numbers(completion.text, metrics)
     if invented:
-        logger.warning("discarded an insight text quoting %d numbers not in the data", len(invented))
+        logger.warning(
+            "discarded an insight text quoting %d numbers not in the data",
+            len(invented),
+        )
         return "", (
             "The model's text quoted numbers not in the data ("
             + ", ".join(invented[:5])

@@ -1,8 +1,8 @@
 """The MCP server: the read-only tools of ``mcp_tools`` for AI agents the shop runs.
 
 ``omnichannel_mcp`` serves it over stdio. The API key given at start must be active
-and hold the ``mcp:read`` scope; it is checked again on every call, so revoking it in the
-admin stops a running server. Every call, allowed or not, is written to the
+and hold the ``mcp:read`` scope. It is checked again on every call, so revoking it
+in the admin stops a running server. Every call, allowed or not, is written to the
 ``McpCall`` audit log.
 """
 
@@ -28,7 +28,9 @@ from omnichannel.profiles.models import APIKey
 
 logger = logging.getLogger(__name__)
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True)
+READ_ONLY = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True
+)
 
 
 class McpAccessDenied(AssistantError, PermissionError):
@@ -51,14 +53,23 @@ def authenticate(raw_key: str) -> APIKey:
 
 def _rows(result: Any) -> int:
     if isinstance(result, dict):
-        for name in ("customers", "segments", "members", "journeys", "arms", "experiments"):
+        for name in (
+            "customers",
+            "segments",
+            "members",
+            "journeys",
+            "arms",
+            "experiments",
+        ):
             if isinstance(result.get(name), list):
                 return len(result[name])
         return 1
     return 0
 
 
-def audited(key: APIKey, function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def audited(
+    key: APIKey, function: Callable[..., dict[str, Any]]
+) -> Callable[..., dict[str, Any]]:
     """Wrap a tool so that each call re-checks the key and is logged."""
 
     @functools.wraps(function)
@@ -74,7 +85,9 @@ def audited(key: APIKey, function: Callable[..., dict[str, Any]]) -> Callable[..
         try:
             current = APIKey.objects.get(pk=key.pk)
             if not current.is_active() or MCP_SCOPE not in current.scopes:
-                raise McpAccessDenied("The API key was revoked, expired or lost its scope.")
+                raise McpAccessDenied(
+                    "The API key was revoked, expired or lost its scope."
+                )
             result = function(**arguments)
         except (InvalidRequest, McpAccessDenied) as error:
             call.succeeded = False
@@ -125,7 +138,9 @@ def build_server(api_key: APIKey) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     def segment_members(slug: str, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Return a page of a segment's current members."""
-        return audited(api_key, mcp_tools.segment_members)(slug=slug, limit=limit, offset=offset)
+        return audited(api_key, mcp_tools.segment_members)(
+            slug=slug, limit=limit, offset=offset
+        )
 
     @server.tool(annotations=READ_ONLY)
     def journey_results(days: int = 30) -> dict[str, Any]:

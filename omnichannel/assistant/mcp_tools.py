@@ -34,8 +34,14 @@ def plain(value: Any) -> Any:
 
 def _limit(value: Any, name: str = "limit") -> int:
     maximum = int(setting("MCP_MAX_ROWS"))
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise InvalidRequest(name, f"{value!r} is invalid; use a whole number from 1 to {maximum}.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= maximum
+    ):
+        raise InvalidRequest(
+            name, f"{value!r} is invalid; use a whole number from 1 to {maximum}."
+        )
     return value
 
 
@@ -56,9 +62,13 @@ def _summary(profile: Profile) -> dict[str, Any]:
 def find_customers(query: str, limit: int = 10) -> dict[str, Any]:
     """Find customers by email, phone, name or customer id (UUID)."""
     if not isinstance(query, str) or not query.strip():
-        raise InvalidRequest("query", "Enter an email address, phone number, name or customer id.")
+        raise InvalidRequest(
+            "query", "Enter an email address, phone number, name or customer id."
+        )
     if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidRequest("query", f"The query is longer than {MAX_QUERY_LENGTH} characters.")
+        raise InvalidRequest(
+            "query", f"The query is longer than {MAX_QUERY_LENGTH} characters."
+        )
     limit = _limit(limit)
     text = query.strip()
     condition = Q(email__iexact=text) | Q(phone=text)
@@ -68,10 +78,14 @@ def find_customers(query: str, limit: int = 10) -> dict[str, Any]:
         pass
     parts = text.split()
     if len(parts) >= 2:
-        condition |= Q(first_name__iexact=parts[0], last_name__iexact=" ".join(parts[1:]))
+        condition |= Q(
+            first_name__iexact=parts[0], last_name__iexact=" ".join(parts[1:])
+        )
     elif "@" not in text:
         condition |= Q(first_name__iexact=text) | Q(last_name__iexact=text)
-    profiles = Profile.objects.filter(condition).order_by("-last_order_at", "-id")[:limit]
+    profiles = Profile.objects.filter(condition).order_by("-last_order_at", "-id")[
+        :limit
+    ]
     results = [_summary(profile) for profile in profiles]
     return {"count": len(results), "customers": results}
 
@@ -80,7 +94,9 @@ def _profile(customer_id: str) -> Profile:
     try:
         key = uuid.UUID(str(customer_id))
     except ValueError:
-        raise InvalidRequest("customer_id", f"{customer_id!r} is not a customer id (a UUID).") from None
+        raise InvalidRequest(
+            "customer_id", f"{customer_id!r} is not a customer id (a UUID)."
+        ) from None
     profile = Profile.objects.filter(uuid=key).first()
     if profile is None:
         raise InvalidRequest("customer_id", f"No customer has the id {customer_id}.")
@@ -98,7 +114,9 @@ def segment_sizes() -> dict[str, Any]:
     """Return every active segment with its current number of members."""
     rows = (
         Segment.objects.filter(is_active=True)
-        .annotate(size=Count("memberships", filter=Q(memberships__exited_at__isnull=True)))
+        .annotate(
+            size=Count("memberships", filter=Q(memberships__exited_at__isnull=True))
+        )
         .order_by("name")
         .values("slug", "name", "description", "size", "last_rebuilt_at")
     )
@@ -110,17 +128,28 @@ def segment_members(slug: str, limit: int = 50, offset: int = 0) -> dict[str, An
     """Return a page of a segment's current members, newest first."""
     segment = Segment.objects.filter(slug=slug).first()
     if segment is None:
-        raise InvalidRequest("slug", f"No segment has the slug {slug!r}; segment_sizes lists them.")
+        raise InvalidRequest(
+            "slug", f"No segment has the slug {slug!r}; segment_sizes lists them."
+        )
     limit = _limit(limit)
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidRequest("offset", f"{offset!r} is invalid; use a whole number from 0.")
+        raise InvalidRequest(
+            "offset", f"{offset!r} is invalid; use a whole number from 0."
+        )
     current = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
-    page = current.select_related("profile").order_by("-entered_at", "-id")[offset : offset + limit]
+    page = current.select_related("profile").order_by("-entered_at", "-id")[
+        offset : offset + limit
+    ]
     members = [
         {**_summary(membership.profile), "entered_at": plain(membership.entered_at)}
         for membership in page
     ]
-    return {"segment": segment.slug, "size": current.count(), "offset": offset, "members": members}
+    return {
+        "segment": segment.slug,
+        "size": current.count(),
+        "offset": offset,
+        "members": members,
+    }
 
 
 def journey_results(days: int = 30) -> dict[str, Any]:
@@ -130,7 +159,9 @@ def journey_results(days: int = 30) -> dict[str, Any]:
     from omnichannel.analytics.journeys import journey_overview
 
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
-        raise InvalidRequest("days", f"{days!r} is invalid; use a whole number from 1 to 366.")
+        raise InvalidRequest(
+            "days", f"{days!r} is invalid; use a whole number from 1 to 366."
+        )
     end = timezone.now()
     start = end - timedelta(days=days)
     rows = journey_overview(start, end)
@@ -151,12 +182,22 @@ def experiment_results(key: str = "") -> dict[str, Any]:
 
     if not key:
         rows = Experiment.objects.order_by("-created_at").values(
-            "key", "name", "status", "metric", "target", "target_ref", "started_at", "ended_at"
+            "key",
+            "name",
+            "status",
+            "metric",
+            "target",
+            "target_ref",
+            "started_at",
+            "ended_at",
         )[: int(setting("MCP_MAX_ROWS"))]
         return plain({"experiments": list(rows)})
     experiment = Experiment.objects.filter(key=key).first()
     if experiment is None:
-        raise InvalidRequest("key", f"No experiment has the key {key!r}; call without a key to list them.")
+        raise InvalidRequest(
+            "key",
+            f"No experiment has the key {key!r}; call without a key to list them.",
+        )
     results = compute(experiment)
     winner, reason = find_winner(results)
     comparisons = [

@@ -6,70 +6,197 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('omnichannel', '0010_identity'),
+        ("omnichannel", "0010_identity"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelUsage',
+            name="ModelUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(db_index=True, verbose_name='day (UTC)')),
-                ('feature', models.CharField(max_length=32, verbose_name='feature')),
-                ('model', models.CharField(max_length=200, verbose_name='model')),
-                ('prompt_tokens', models.PositiveIntegerField(default=0, verbose_name='prompt tokens')),
-                ('completion_tokens', models.PositiveIntegerField(default=0, verbose_name='completion tokens')),
-                ('attempts', models.PositiveSmallIntegerField(default=1, verbose_name='attempts')),
-                ('duration_ms', models.PositiveIntegerField(default=0, verbose_name='duration (ms)')),
-                ('outcome', models.CharField(choices=[('ok', 'answered'), ('failed', 'failed')], default='ok', max_length=8, verbose_name='outcome')),
-                ('error', models.CharField(blank=True, max_length=300, verbose_name='error')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("day", models.DateField(db_index=True, verbose_name="day (UTC)")),
+                ("feature", models.CharField(max_length=32, verbose_name="feature")),
+                ("model", models.CharField(max_length=200, verbose_name="model")),
+                (
+                    "prompt_tokens",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="prompt tokens"
+                    ),
+                ),
+                (
+                    "completion_tokens",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="completion tokens"
+                    ),
+                ),
+                (
+                    "attempts",
+                    models.PositiveSmallIntegerField(
+                        default=1, verbose_name="attempts"
+                    ),
+                ),
+                (
+                    "duration_ms",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="duration (ms)"
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("ok", "answered"), ("failed", "failed")],
+                        default="ok",
+                        max_length=8,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "error",
+                    models.CharField(blank=True, max_length=300, verbose_name="error"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="at"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'model usage',
-                'verbose_name_plural': 'model usage',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "model usage",
+                "verbose_name_plural": "model usage",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WeeklyInsight',
+            name="WeeklyInsight",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('week_start', models.DateField(unique=True, verbose_name='week starting')),
-                ('metrics', models.JSONField(default=dict, verbose_name='metrics')),
-                ('summary', models.TextField(verbose_name='summary')),
-                ('author', models.CharField(choices=[('model', 'written by the model'), ('numbers', 'numbers only')], default='numbers', max_length=8, verbose_name='written by')),
-                ('model', models.CharField(blank=True, max_length=200, verbose_name='model')),
-                ('note', models.CharField(blank=True, help_text='Why the numbers-only text was used, when a model is set up.', max_length=300, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='written at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "week_start",
+                    models.DateField(unique=True, verbose_name="week starting"),
+                ),
+                ("metrics", models.JSONField(default=dict, verbose_name="metrics")),
+                ("summary", models.TextField(verbose_name="summary")),
+                (
+                    "author",
+                    models.CharField(
+                        choices=[
+                            ("model", "written by the model"),
+                            ("numbers", "numbers only"),
+                        ],
+                        default="numbers",
+                        max_length=8,
+                        verbose_name="written by",
+                    ),
+                ),
+                (
+                    "model",
+                    models.CharField(blank=True, max_length=200, verbose_name="model"),
+                ),
+                (
+                    "note",
+                    models.CharField(
+                        blank=True,
+                        help_text="Why the numbers-only text was used, when a model is set up.",
+                        max_length=300,
+                        verbose_name="note",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="written at"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'weekly insight',
-                'verbose_name_plural': 'weekly insights',
-                'ordering': ['-week_start'],
+                "verbose_name": "weekly insight",
+                "verbose_name_plural": "weekly insights",
+                "ordering": ["-week_start"],
             },
         ),
         migrations.CreateModel(
-            name='McpCall',
+            name="McpCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_prefix', models.CharField(max_length=16, verbose_name='key prefix')),
-                ('tool', models.CharField(max_length=100, verbose_name='tool')),
-                ('arguments', models.JSONField(blank=True, default=dict, verbose_name='arguments')),
-                ('succeeded', models.BooleanField(default=True, verbose_name='succeeded')),
-                ('error', models.CharField(blank=True, max_length=500, verbose_name='error')),
-                ('result_rows', models.PositiveIntegerField(default=0, verbose_name='rows returned')),
-                ('duration_ms', models.PositiveIntegerField(default=0, verbose_name='duration (ms)')),
-                ('called_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='called at')),
-                ('api_key', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='omnichannel.apikey', verbose_name='API key')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "key_prefix",
+                    models.CharField(max_length=16, verbose_name="key prefix"),
+                ),
+                ("tool", models.CharField(max_length=100, verbose_name="tool")),
+                (
+                    "arguments",
+                    models.JSONField(
+                        blank=True, default=dict, verbose_name="arguments"
+                    ),
+                ),
+                (
+                    "succeeded",
+                    models.BooleanField(default=True, verbose_name="succeeded"),
+                ),
+                (
+                    "error",
+                    models.CharField(blank=True, max_length=500, verbose_name="error"),
+                ),
+                (
+                    "result_rows",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="rows returned"
+                    ),
+                ),
+                (
+                    "duration_ms",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="duration (ms)"
+                    ),
+                ),
+                (
+                    "called_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="called at"
+                    ),
+                ),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="omnichannel.apikey",
+                        verbose_name="API key",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'MCP call',
-                'verbose_name_plural': 'MCP calls',
-                'ordering': ['-called_at', '-id'],
-                'indexes': [models.Index(fields=['called_at'], name='omni_mcpcall_at')],
+                "verbose_name": "MCP call",
+                "verbose_name_plural": "MCP calls",
+                "ordering": ["-called_at", "-id"],
+                "indexes": [models.Index(fields=["called_at"], name="omni_mcpcall_at")],
             },
         ),
     ]

@@ -46,7 +46,9 @@ def faq():
 
 @pytest.fixture
 def customer():
-    profile = ProfileFactory(first_name="Anna", last_name="Lee", email="anna@example.com")
+    profile = ProfileFactory(
+        first_name="Anna", last_name="Lee", email="anna@example.com"
+    )
     placed = timezone.now() - timezone.timedelta(days=2)
     OrderEventFactory(
         profile=profile,
@@ -133,7 +135,9 @@ def test_bot_gives_no_discount_without_model(customer, on_commit, settings):
 
 def test_bot_discards_discount_the_model_invents(faq, customer, fake_model, on_commit):
     # The FAQ matches "return", so the model is asked; it invents a code.
-    fake_model.play(answer("Returns are free. Use code SAVE20 for 20% off your next order!"))
+    fake_model.play(
+        answer("Returns are free. Use code SAVE20 for 20% off your next order!")
+    )
 
     conversation = chat(customer, "Do I get a discount on a return?", on_commit)
 
@@ -155,7 +159,9 @@ def test_bot_discards_invented_order_number(customer, fake_model, on_commit):
 
 
 def test_bot_sends_model_answer_grounded_in_facts(customer, fake_model, on_commit):
-    fake_model.play(answer("Good news: order 1001 is paid and ships with DHL, due 2026-12-08."))
+    fake_model.play(
+        answer("Good news: order 1001 is paid and ships with DHL, due 2026-12-08.")
+    )
 
     conversation = chat(customer, "Where is my order 1001?", on_commit)
 
@@ -171,7 +177,11 @@ def test_bot_sends_model_answer_grounded_in_facts(customer, fake_model, on_commi
 def test_bot_masks_personal_data_in_prompt(customer, fake_model, on_commit):
     fake_model.play(answer("Order 1001 is paid."))
 
-    chat(customer, "I am Anna Lee, anna@example.com, +43 660 1234567: order 1001?", on_commit)
+    chat(
+        customer,
+        "I am Anna Lee, anna@example.com, +43 660 1234567: order 1001?",
+        on_commit,
+    )
 
     prompt = fake_model.prompt_text()
     assert "anna@example.com" not in prompt
@@ -180,7 +190,9 @@ def test_bot_masks_personal_data_in_prompt(customer, fake_model, on_commit):
     assert "[name]" in prompt
 
 
-def test_bot_sends_personal_data_when_allowed(customer, fake_model, assistant_settings, on_commit):
+def test_bot_sends_personal_data_when_allowed(
+    customer, fake_model, assistant_settings, on_commit
+):
     assistant_settings(SEND_CUSTOMER_DATA=True)
     fake_model.play(answer("Order 1001 is paid."))
 
@@ -228,9 +240,15 @@ def test_bot_hands_over_when_customer_has_no_orders(on_commit):
 
 
 def test_invented_tokens_allow_facts_only():
-    facts = "Order 1001, placed on 2026-12-01 for 59.90 EUR, is paid. Free returns: 30 days."
+    facts = (
+        "Order 1001, placed on 2026-12-01 for 59.90 EUR, is paid. "
+        "Free returns: 30 days."
+    )
 
     assert invented_tokens("Order 1001 is paid (59.90 EUR).", facts) == []
-    assert invented_tokens("Use FREESHIP or WELCOME10.", facts) == ["FREESHIP", "WELCOME10"]
+    assert invented_tokens("Use FREESHIP or WELCOME10.", facts) == [
+        "FREESHIP",
+        "WELCOME10",
+    ]
     assert invented_tokens("You get 15% off.", facts) == ["15%"]
     assert invented_tokens("That is €12.50 back.", facts) == ["€12.50"]

@@ -28,7 +28,10 @@ def email():
         channel="email",
         subject="Our spring sale starts today",
         preheader="Fresh picks for {{ first_name }}",
-        body="<p>Hello {{ first_name }}, use {{ offer_code }}.</p><p>Unsubscribe below.</p>",
+        body=(
+            "<p>Hello {{ first_name }}, use {{ offer_code }}.</p>"
+            "<p>Unsubscribe below.</p>"
+        ),
     )
 
 
@@ -58,7 +61,9 @@ def test_template_variables_skip_loop_variables():
 
 
 def test_unknown_variables_include_bad_profile_field():
-    unknown = unknown_variables("{{ profile.shoe_size }} {{ coupon }} {{ first_name }}", set())
+    unknown = unknown_variables(
+        "{{ profile.shoe_size }} {{ coupon }} {{ first_name }}", set()
+    )
 
     assert unknown == ["coupon", "profile.shoe_size"]
 
@@ -79,7 +84,9 @@ def test_check_accepts_variable_template_already_uses(email):
 
 
 def test_check_rejects_syntax_error(email):
-    checked = check_variant(email, "subject", "{% if first_name %}Hi", allowed_extra=set())
+    checked = check_variant(
+        email, "subject", "{% if first_name %}Hi", allowed_extra=set()
+    )
 
     assert any("template language rejects" in p for p in checked.problems)
 
@@ -160,7 +167,9 @@ def test_sms_variants_without_model_fit_gsm7(sms, settings):
 
 
 def test_model_variants_are_checked(email, fake_model, assistant_settings):
-    assistant_settings(BRAND_VOICE="Warm, brief, no exclamation marks.", LANGUAGE="German")
+    assistant_settings(
+        BRAND_VOICE="Warm, brief, no exclamation marks.", LANGUAGE="German"
+    )
     fake_model.play(
         variants(
             "Frühling im Shop, {{ first_name }}",
@@ -169,7 +178,9 @@ def test_model_variants_are_checked(email, fake_model, assistant_settings):
         )
     )
 
-    result = generate_variants(email, "subject", count=3, brief="mention the new colours")
+    result = generate_variants(
+        email, "subject", count=3, brief="mention the new colours"
+    )
 
     assert result.written_by_model
     assert [v.usable for v in result.variants] == [True, True, False]
@@ -288,7 +299,9 @@ def test_admin_writes_variants_and_creates_test(staff_client, email, fake_model)
     url = reverse("admin:omnichannel_messagetemplate_variants", args=[email.pk])
     fake_model.play(variants("Spring is here", "Hi {{ nickname }}"))
 
-    page = staff_client.post(url, {"kind": "subject", "count": "2", "action": "generate"})
+    page = staff_client.post(
+        url, {"kind": "subject", "count": "2", "action": "generate"}
+    )
 
     content = page.content.decode()
     assert page.status_code == 200
@@ -302,7 +315,9 @@ def test_admin_writes_variants_and_creates_test(staff_client, email, fake_model)
 
     experiment = Experiment.objects.get()
     assert done.status_code == 302
-    assert done.url == reverse("admin:omnichannel_experiment_change", args=[experiment.pk])
+    assert done.url == reverse(
+        "admin:omnichannel_experiment_change", args=[experiment.pk]
+    )
     assert experiment.variants.count() == 2
 
 

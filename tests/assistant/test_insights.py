@@ -38,7 +38,9 @@ def week_data():
     template = MessageTemplate.objects.create(
         name="News", slug="news", channel="email", subject="News", body="<p>Hi</p>"
     )
-    journey = Journey.objects.create(name="Welcome", slug="welcome", trigger_type="manual")
+    journey = Journey.objects.create(
+        name="Welcome", slug="welcome", trigger_type="manual"
+    )
     counter = iter(range(1000))
 
     def delivery(channel, sent, opened=None, clicked=None, journey_id=None):
@@ -67,9 +69,15 @@ def week_data():
         profile=clicked.profile,
         name="message_clicked",
         occurred_at=at(24, 14),
-        properties={"channel": "email", "journey_id": journey.pk, "delivery_id": clicked.pk},
+        properties={
+            "channel": "email",
+            "journey_id": journey.pk,
+            "delivery_id": clicked.pk,
+        },
     )
-    OrderEventFactory(profile=clicked.profile, occurred_at=at(25), revenue=Decimal("80.00"))
+    OrderEventFactory(
+        profile=clicked.profile, occurred_at=at(25), revenue=Decimal("80.00")
+    )
     return journey
 
 
@@ -81,9 +89,21 @@ def test_compute_week_counts_per_channel(week_data):
     metrics = compute_week(WEEK)
 
     email = row(metrics["channels"], "email")
-    assert (email["sends"], email["sends_previous"], email["sends_change"]) == (4, 2, 100.0)
-    assert (email["opens"], email["opens_previous"], email["opens_change"]) == (2, 1, 100.0)
-    assert (email["clicks"], email["clicks_previous"], email["clicks_change"]) == (1, 0, None)
+    assert (email["sends"], email["sends_previous"], email["sends_change"]) == (
+        4,
+        2,
+        100.0,
+    )
+    assert (email["opens"], email["opens_previous"], email["opens_change"]) == (
+        2,
+        1,
+        100.0,
+    )
+    assert (email["clicks"], email["clicks_previous"], email["clicks_change"]) == (
+        1,
+        0,
+        None,
+    )
     assert (email["conversions"], email["revenue"]) == (1, "80.00")
     sms = row(metrics["channels"], "sms")
     assert (sms["sends"], sms["opens"]) == (1, 0)
@@ -104,7 +124,10 @@ def test_plain_summary_states_numbers_and_changes(week_data):
     text = plain_summary(compute_week(WEEK))
 
     assert "Week of 2026-11-23 to 2026-11-29" in text
-    assert "Channel email: 4 sends (+100.0%), 2 opens (+100.0%), 1 clicks (none the week before)" in text
+    assert (
+        "Channel email: 4 sends (+100.0%), 2 opens (+100.0%), "
+        "1 clicks (none the week before)" in text
+    )
     assert "80.00 EUR revenue" in text
     assert "Journey Welcome: 3 sends" in text
 
@@ -201,12 +224,18 @@ def test_parse_crontab_rejects_bad_expression():
         parse_crontab("0 6 *")
 
 
-def test_admin_shows_numbers_beside_text(client, django_user_model, week_data, settings):
+def test_admin_shows_numbers_beside_text(
+    client, django_user_model, week_data, settings
+):
     settings.OMNICHANNEL = {**settings.OMNICHANNEL, "ASSISTANT": {}}
-    client.force_login(django_user_model.objects.create_superuser("boss", "b@x.com", "pw"))
+    client.force_login(
+        django_user_model.objects.create_superuser("boss", "b@x.com", "pw")
+    )
     insight = write_weekly_insight(WEEK)
 
-    page = client.get(reverse("admin:omnichannel_weeklyinsight_change", args=[insight.pk]))
+    page = client.get(
+        reverse("admin:omnichannel_weeklyinsight_change", args=[insight.pk])
+    )
 
     content = page.content.decode()
     assert page.status_code == 200
@@ -217,10 +246,14 @@ def test_admin_shows_numbers_beside_text(client, django_user_model, week_data, s
 
 def test_admin_button_writes_last_week(client, django_user_model, settings):
     settings.OMNICHANNEL = {**settings.OMNICHANNEL, "ASSISTANT": {}}
-    client.force_login(django_user_model.objects.create_superuser("boss", "b@x.com", "pw"))
+    client.force_login(
+        django_user_model.objects.create_superuser("boss", "b@x.com", "pw")
+    )
 
     response = client.post(reverse("admin:omnichannel_weeklyinsight_write"))
 
     insight = WeeklyInsight.objects.get()
     assert insight.week_start == last_full_week()
-    assert response.url == reverse("admin:omnichannel_weeklyinsight_change", args=[insight.pk])
+    assert response.url == reverse(
+        "admin:omnichannel_weeklyinsight_change", args=[insight.pk]
+    )

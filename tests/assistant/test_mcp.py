@@ -245,7 +245,9 @@ def test_mcp_reports_bad_arguments_and_revoked_key(tmp_path, shop_data):
 
     assert results["customer_360"].is_error
     assert "not a customer id" in results["customer_360"].content[0].text
-    assert "No segment has the slug 'nobody'" in results["segment_members"].content[0].text
+    assert (
+        "No segment has the slug 'nobody'" in results["segment_members"].content[0].text
+    )
     assert "from 1 to 200" in results["find_customers"].content[0].text
     assert not results["segment_sizes"].is_error
     assert results["journey_results"].is_error

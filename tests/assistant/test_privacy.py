@@ -4,7 +4,9 @@ from omnichannel.assistant.privacy import mask_record, mask_text
 
 
 def test_mask_text_replaces_email_and_phone(settings):
-    text = "Mail ann.lee+shop@mail.example.org or call +44 (20) 7946-0958, order 104233."
+    text = (
+        "Mail ann.lee+shop@mail.example.org or call +44 (20) 7946-0958, order 104233."
+    )
 
     masked = mask_text(text)
 
@@ -12,7 +14,9 @@ def test_mask_text_replaces_email_and_phone(settings):
 
 
 def test_mask_text_replaces_known_names_whole_words():
-    masked = mask_text("Ann Lee wrote; Annabel did not. ann agrees.", ["Ann Lee", "Ann"])
+    masked = mask_text(
+        "Ann Lee wrote; Annabel did not. ann agrees.", ["Ann Lee", "Ann"]
+    )
 
     assert masked == "[name] wrote; Annabel did not. [name] agrees."
 
@@ -27,7 +31,12 @@ def test_mask_text_keeps_everything_when_allowed(settings):
 
 
 def test_mask_record_masks_personal_fields_only():
-    record = {"email": "ann@example.com", "phone": "+4915112345678", "name": "Ann", "orders": 3}
+    record = {
+        "email": "ann@example.com",
+        "phone": "+4915112345678",
+        "name": "Ann",
+        "orders": 3,
+    }
 
     assert mask_record(record) == {
         "email": "a***@example.com",
