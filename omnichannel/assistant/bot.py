@@ -1,4 +1,4 @@
-"""A chat bot that answers from facts the app retrieved, phrased by the model.
+"""A chat bot that replies with facts the app retrieved, phrased by the model.
 
 The app, not the model, looks up the facts: matching FAQ entries and the
 conversation's own customer's orders (status from the Event log, delivery from the
@@ -85,7 +85,7 @@ class Facts:
 
     faq: list[FaqEntry] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
-    asked_order_ids: list[str] = field(default_factory=list)
+    requested_order_ids: list[str] = field(default_factory=list)
     foreign_order_ids: list[str] = field(default_factory=list)
     asks_discount: bool = False
     asks_orders: bool = False
@@ -146,23 +146,23 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
         item[3] for item in sorted(scored, key=lambda item: item[:3])[:FAQ_FACTS]
     ]
 
-    facts.asked_order_ids = [m.group(1) for m in _ORDER_REFERENCE.finditer(text)]
+    facts.requested_order_ids = [m.group(1) for m in _ORDER_REFERENCE.finditer(text)]
     facts.asks_orders = bool(word_set & ORDER_WORDS) or bool(
         word_set & DELIVERY_WORDS and not facts.faq
     )
-    if not (facts.asks_orders or facts.asked_order_ids):
+    if not (facts.asks_orders or facts.requested_order_ids):
         return facts
 
     own = recent_orders(conversation.profile, count=ORDER_FACTS)
     own_ids = {order["order_id"].casefold() for order in own}
     facts.foreign_order_ids = [
         order_id
-        for order_id in facts.asked_order_ids
+        for order_id in facts.requested_order_ids
         if order_id.casefold() not in own_ids
     ]
-    if facts.asked_order_ids:
-        asked = {order_id.casefold() for order_id in facts.asked_order_ids}
-        own = [order for order in own if order["order_id"].casefold() in asked]
+    if facts.requested_order_ids:
+        requested = {order_id.casefold() for order_id in facts.requested_order_ids}
+        own = [order for order in own if order["order_id"].casefold() in requested]
     adapter = _order_adapter()
     for order in own:
         if adapter is not None:
@@ -282,7 +282,8 @@ class AssistantBot(BaseBot):
             completion = client.complete(messages, feature="chat_bot", temperature=0.2)
         except AssistantError as error:
             logger.warning(
-                "chat bot answer for conversation %s fell back: %s",
+                "chat bot reply in conversation %s fell back to the path "
+                "without a model: %s",
                 conversation.pk,
                 error,
             )

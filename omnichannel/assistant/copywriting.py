@@ -1,10 +1,11 @@
 """Copy variants for message templates: subject lines, preview text, body and SMS.
 
-A model writes the variants in the brand voice and language when one is configured;
-otherwise, or when the model fails, simple rewrites of the current text are offered
-and labelled as such. Every variant is checked before it can be used: it must compile
-as a template, use only known variables, fit the field, carry the unsubscribe text
-in a marketing email body, and fit the SMS segment limit in its encoding.
+A model writes the variants in the brand voice and language when one is configured.
+Without one, or when the model fails, simple rewrites of the current text are
+offered and labelled as such. Every variant is checked before it can be used: it
+must compile as a template, use only known variables, fit the field, carry the
+unsubscribe text in a marketing email body, and fit the SMS segment limit in its
+encoding.
 """
 
 from __future__ import annotations
@@ -179,33 +180,53 @@ def check_variant(
     if not text.strip():
         checked.problems.append("The variant is empty.")
         return checked
+
+    _check_template(template, kind, checked, allowed_extra)
+    _check_length(kind, checked)
+    marketing = template.purpose == Purpose.MARKETING
+    if kind == "body" and template.channel == "email" and marketing:
+        _check_unsubscribe(checked)
+    if kind == "sms":
+        _check_sms(template, checked, marketing)
+    return checked
+
+
+def _check_template(
+    template: MessageTemplate,
+    kind: str,
+    checked: CheckedVariant,
+    allowed_extra: set[str],
+) -> None:
     html = kind == "body" and template.channel in ("email", "onsite")
     try:
-        compile_source(text, html)
+        compile_source(checked.text, html)
     except TemplateSyntaxError as error:
         checked.problems.append(f"The template language rejects it: {error}")
-    unknown = unknown_variables(text, allowed_extra)
+
+    unknown = unknown_variables(checked.text, allowed_extra)
     if unknown:
         checked.problems.append(
             "Unknown template variables: " + ", ".join(unknown) + ". Use first_name, "
             "profile.<field>, site_url or a variable the template already uses."
         )
+
+
+def _check_length(kind: str, checked: CheckedVariant) -> None:
     limit = MAX_LENGTHS.get(kind)
-    if limit and len(text) > limit:
-        checked.problems.append(f"{len(text)} characters; the limit is {limit}.")
-    if kind in ("subject", "preheader") and "\n" in text.strip():
+    if limit and len(checked.text) > limit:
+        checked.problems.append(
+            f"{len(checked.text)} characters; the limit is {limit}."
+        )
+    if kind in ("subject", "preheader") and "\n" in checked.text.strip():
         checked.problems.append("A subject line or preview text must be one line.")
-    marketing = template.purpose == Purpose.MARKETING
-    if kind == "body" and template.channel == "email" and marketing:
-        required = str(setting("UNSUBSCRIBE_TEXT"))
-        if required.casefold() not in text.casefold():
-            checked.problems.append(
-                f"A marketing email body must contain the unsubscribe text "
-                f"{required!r}."
-            )
-    if kind == "sms":
-        _check_sms(template, checked, marketing)
-    return checked
+
+
+def _check_unsubscribe(checked: CheckedVariant) -> None:
+    required = str(setting("UNSUBSCRIBE_TEXT"))
+    if required.casefold() not in checked.text.casefold():
+        checked.problems.append(
+            f"A marketing email body must contain the unsubscribe text {required!r}."
+        )
 
 
 def _check_sms(
@@ -333,7 +354,7 @@ def _model_variants(
 
 
 def parse_variant_list(text: str, count: int) -> list[str]:
-    """Read ``{"variants": [...]}`` from a model's answer, tolerating code fences."""
+    """Read ``{"variants": [...]}`` from a model's response, allowing code fences."""
     from omnichannel.assistant.exceptions import InvalidModelResponse
 
     cleaned = text.strip()
@@ -348,7 +369,8 @@ def parse_variant_list(text: str, count: int) -> list[str]:
     variants = data.get("variants") if isinstance(data, dict) else None
     if not isinstance(variants, list) or not variants:
         raise InvalidModelResponse(
-            'The model did not answer with {"variants": [...]} as asked.'
+            "The model's response is not the JSON "
+            '{"variants": [...]} it was asked for.'
         )
     texts = [str(item).strip() for item in variants if str(item).strip()]
     return list(dict.fromkeys(texts))[:count]

@@ -38,7 +38,7 @@ class McpAccessDenied(AssistantError, PermissionError):
 
 
 def authenticate(raw_key: str) -> APIKey:
-    """Return the active API key for ``raw_key`` that holds ``mcp:read``."""
+    """Return the active API key for ``raw_key`` that has ``mcp:read``."""
     scope = MCP_SCOPE
     key = find_api_key(raw_key or "")
     if key is None:

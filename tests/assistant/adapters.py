@@ -1,4 +1,4 @@
-"""A shop adapter that knows the delivery of order 1001, for the bot tests."""
+"""A shop adapter that returns the delivery status of order 1001, for the bot tests."""
 
 from tests.integrations.handmade.adapters import HandmadeOrderAdapter
 

@@ -2,8 +2,8 @@
 own client over stdio.
 
 The subprocess cannot see the test's transaction, so these tests commit their data
-(``transactional_db``) and copy the SQLite test database to a file the server opens;
-on PostgreSQL the server opens the test database by name.
+(``transactional_db``). On SQLite they copy the test database to a file the server
+opens, and on PostgreSQL the server opens the test database by name.
 """
 
 import asyncio
