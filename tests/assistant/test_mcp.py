@@ -22,6 +22,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from omnichannel.assistant.models import McpCall
 from omnichannel.authentication import create_api_key
 from omnichannel.experiments.models import Experiment, Variant
+from omnichannel.profiles.models import APIKey
 from omnichannel.segments.models import Segment, SegmentMembership
 from tests.factories import OrderEventFactory, ProfileFactory
 
@@ -83,7 +84,8 @@ def run_session(tmp_path, raw_key, calls):
                     results["tools"] = sorted(tool.name for tool in tools.tools)
                     for call in calls:
                         if callable(call):
-                            call()
+                            # Django's ORM refuses to run inside an event loop.
+                            await asyncio.to_thread(call)
                             continue
                         name, arguments = call
                         results[name] = await client.call_tool(name, arguments)
@@ -227,8 +229,8 @@ def test_mcp_reports_bad_arguments_and_revoked_key(tmp_path, shop_data):
                 )
             database.close()
         else:
-            key.revoked_at = timezone.now()
-            key.save()
+            APIKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+            connection.close()
 
     results = run_session(
         tmp_path,
