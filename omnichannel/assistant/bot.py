@@ -40,6 +40,8 @@ FAQ_FACTS = 3
 ORDER_FACTS = 5
 HISTORY_MESSAGES = 6
 HANDOVER_TOKEN = "HANDOVER"
+# Shorter numbers after "order" are quantities ("order 2 mugs"), not order numbers.
+MIN_ORDER_ID_LENGTH = 3
 ORDER_WORDS = {"order", "orders", "bestellung", "commande", "pedido", "ordine"}
 DELIVERY_WORDS = {
     "delivery",
@@ -146,7 +148,11 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
         item[3] for item in sorted(scored, key=lambda item: item[:3])[:FAQ_FACTS]
     ]
 
-    facts.requested_order_ids = [m.group(1) for m in _ORDER_REFERENCE.finditer(text)]
+    facts.requested_order_ids = [
+        match.group(1)
+        for match in _ORDER_REFERENCE.finditer(text)
+        if len(match.group(1)) >= MIN_ORDER_ID_LENGTH
+    ]
     facts.asks_orders = bool(word_set & ORDER_WORDS) or bool(
         word_set & DELIVERY_WORDS and not facts.faq
     )

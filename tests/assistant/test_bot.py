@@ -125,6 +125,12 @@ def test_bot_refuses_another_customers_order(customer, stranger, fake_model, on_
     assert fake_model.requests == []
 
 
+def test_bot_reads_small_number_as_quantity(customer, on_commit):
+    conversation = chat(customer, "Can I order 2 more like my last order?", on_commit)
+
+    assert "Order 1001" in replies(conversation)[0][1]
+
+
 def test_bot_gives_no_discount_without_model(customer, on_commit, settings):
     conversation = chat(customer, "Can I get a discount code please?", on_commit)
 
