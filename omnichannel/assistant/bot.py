@@ -62,7 +62,6 @@ DISCOUNT_WORDS = {
     "voucher",
     "promo",
     "promotion",
-    "code",
     "rabatt",
     "gutschein",
     "cheaper",
@@ -275,7 +274,9 @@ class AssistantBot(BaseBot):
                 "facts. If the facts do not answer the question, reply "
                 f"{HANDOVER_TOKEN}.",
                 "Facts:",
-                mask_text(facts_text, known),
+                # The facts are the shop's FAQ text and order data: only the
+                # customer's own names and address are masked in them.
+                mask_text(facts_text, known, patterns=False),
             )
             if line
         )

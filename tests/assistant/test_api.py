@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from omnichannel.assistant.client import utc_today
 from omnichannel.assistant.models import ModelUsage, WeeklyInsight
 from omnichannel.channels.models import MessageTemplate
 from omnichannel.experiments.models import Experiment
@@ -98,7 +99,7 @@ def test_experiment_endpoint_rejects_unusable_variant(staff, template):
 
 def test_usage_endpoint_sums_today(staff, template):
     ModelUsage.objects.create(
-        day=date.today(), feature="x", model="m", prompt_tokens=5, completion_tokens=7
+        day=utc_today(), feature="x", model="m", prompt_tokens=5, completion_tokens=7
     )
 
     body = staff.get(f"{API}/usage/").json()

@@ -196,6 +196,26 @@ def test_bot_masks_personal_data_in_prompt(customer, fake_model, on_commit):
     assert "[name]" in prompt
 
 
+def test_bot_keeps_shop_contact_in_facts(customer, fake_model, on_commit):
+    FaqEntry.objects.create(
+        question="How do I reach you?",
+        keywords="contact, reach",
+        answer="Write to help@shop.example or call +49 30 9876543.",
+    )
+    fake_model.play(answer("Write to help@shop.example or call +49 30 9876543."))
+
+    conversation = chat(
+        customer, "How can I contact you? I am anna@example.com", on_commit
+    )
+
+    prompt = fake_model.prompt_text()
+    assert "help@shop.example" in prompt
+    assert "anna@example.com" not in prompt
+    assert replies(conversation) == [
+        ("bot", "Write to help@shop.example or call +49 30 9876543.")
+    ]
+
+
 def test_bot_sends_personal_data_when_allowed(
     customer, fake_model, assistant_settings, on_commit
 ):
