@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 FAQ_FACTS = 3
 ORDER_FACTS = 5
+# NOTE: an order older than the customer's latest 100 counts as not theirs, so the
+# bot hands over instead of answering.
+ORDER_LOOKUP = 100
 HISTORY_MESSAGES = 6
 HANDOVER_TOKEN = "HANDOVER"
 # Shorter numbers after "order" are quantities ("order 2 mugs"), not order numbers.
@@ -158,7 +161,10 @@ def gather_facts(conversation: Conversation, text: str) -> Facts:
     if not (facts.asks_orders or facts.requested_order_ids):
         return facts
 
-    own = recent_orders(conversation.profile, count=ORDER_FACTS)
+    # A number the customer names is looked for among more orders than the latest
+    # few that answer "where is my order?".
+    count = ORDER_LOOKUP if facts.requested_order_ids else ORDER_FACTS
+    own = recent_orders(conversation.profile, count=count)
     own_ids = {order["order_id"].casefold() for order in own}
     facts.foreign_order_ids = [
         order_id
