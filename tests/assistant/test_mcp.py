@@ -3,7 +3,8 @@ own client over stdio.
 
 The subprocess cannot see the test's transaction, so these tests commit their data
 (``transactional_db``). On SQLite they copy the test database to a file the server
-opens, and on PostgreSQL the server opens the test database by name.
+opens, and on PostgreSQL the server opens the test database by name. Each test
+starts a Django process (about 3 CPU seconds), so the calls share few sessions.
 """
 
 import asyncio
