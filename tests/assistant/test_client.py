@@ -167,3 +167,16 @@ def test_client_reports_refused_connection(assistant_settings, settings):
 
     with pytest.raises(ModelUnavailable, match="connection failed"):
         get_client().complete(HELLO, feature="test")
+
+
+def test_usage_admin_lists_requests(client, django_user_model, fake_model):
+    fake_model.play(answer("hi", prompt_tokens=3, completion_tokens=2))
+    get_client().complete(HELLO, feature="copy_subject")
+    client.force_login(
+        django_user_model.objects.create_superuser("boss", "b@x.com", "pw")
+    )
+
+    page = client.get("/admin/omnichannel/modelusage/")
+
+    assert page.status_code == 200
+    assert "copy_subject" in page.content.decode()

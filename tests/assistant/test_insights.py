@@ -257,3 +257,21 @@ def test_admin_button_writes_last_week(client, django_user_model, settings):
     assert response.url == reverse(
         "admin:omnichannel_weeklyinsight_change", args=[insight.pk]
     )
+
+
+def test_admin_action_rewrites_weeks(client, django_user_model, week_data, settings):
+    settings.OMNICHANNEL = {**settings.OMNICHANNEL, "ASSISTANT": {}}
+    client.force_login(
+        django_user_model.objects.create_superuser("boss", "b@x.com", "pw")
+    )
+    insight = WeeklyInsight.objects.create(week_start=WEEK, summary="stale", metrics={})
+
+    response = client.post(
+        reverse("admin:omnichannel_weeklyinsight_changelist"),
+        {"action": "rewrite", "_selected_action": [insight.pk]},
+        follow=True,
+    )
+
+    insight.refresh_from_db()
+    assert "Wrote 1 week again." in response.content.decode()
+    assert insight.summary.startswith("Week of 2026-11-23")
