@@ -55,7 +55,38 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_segment_settings()
     errors += check_conversation_settings()
     errors += check_assistant_settings()
+    errors += _check_schema_class()
     return errors
+
+
+def _check_schema_class() -> list[Any]:
+    """Warn when DRF's schema class cannot produce the app's OpenAPI schema."""
+    from rest_framework.settings import api_settings
+
+    try:
+        schema_class = api_settings.DEFAULT_SCHEMA_CLASS
+    except ImportError as error:
+        return [
+            Warning(
+                f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] cannot be imported: {error}.",
+                hint="Set it to 'drf_spectacular.openapi.AutoSchema'.",
+                id="omnichannel.W002",
+            )
+        ]
+    from drf_spectacular.openapi import AutoSchema
+
+    if isinstance(schema_class, type) and issubclass(schema_class, AutoSchema):
+        return []
+    name = getattr(schema_class, "__name__", repr(schema_class))
+    return [
+        Warning(
+            f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is {name}, so the API schema at "
+            "omnichannel/api/schema/ fails with a server error.",
+            hint="Set REST_FRAMEWORK = {'DEFAULT_SCHEMA_CLASS': "
+            "'drf_spectacular.openapi.AutoSchema'} (or a subclass of it).",
+            id="omnichannel.W002",
+        )
+    ]
 
 
 def _check_adapters() -> list[Any]:

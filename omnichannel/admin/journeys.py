@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -20,7 +21,7 @@ from omnichannel.journeys.dryrun import dry_run
 from omnichannel.journeys.graph import InvalidGraph, validate_graph
 from omnichannel.journeys.layout import BOX_HEIGHT, BOX_WIDTH, layout
 from omnichannel.journeys.models import Enrollment, Journey, JourneyVersion, StepRun
-from omnichannel.journeys.services import publish, set_status
+from omnichannel.journeys.services import publish, set_status, validate_trigger
 from omnichannel.journeys.stats import step_counts, unsent_reasons
 from omnichannel.profiles.models import Profile
 
@@ -56,6 +57,84 @@ class StepForm(forms.Form):
         return value
 
 
+def draft_fingerprint(graph: Any) -> str:
+    """Return a short hash of a draft graph, the same for equal graphs."""
+    text = json.dumps(graph or {}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class JourneyForm(forms.ModelForm):
+    """The journey form, aware that the diagram saves steps while it is open.
+
+    The diagram's step editor saves the draft at once, while the "steps (draft)"
+    field still contains the graph the page was opened with. A save that did not
+    touch that field keeps the newer draft; a save that did is refused rather
+    than undoing the other edits.
+    """
+
+    draft_loaded = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Journey
+        fields = (
+            "name",
+            "slug",
+            "description",
+            "status",
+            "trigger_type",
+            "trigger_config",
+            "keyed_by_object",
+            "goal",
+            "reentry_policy",
+            "reentry_days",
+            "draft_graph",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["draft_loaded"] = draft_fingerprint(self.instance.draft_graph)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk and "draft_graph" in cleaned:
+            self._keep_newer_draft(cleaned)
+        if (
+            cleaned.get("status") == Journey.Status.ACTIVE
+            and self.instance.current_version_id is None
+        ):
+            self.add_error(
+                "status",
+                _(
+                    "A journey without a published version cannot be active. Save "
+                    "it as a draft, then use the action “Publish the draft as a new "
+                    "version”, which also makes it active."
+                ),
+            )
+        return cleaned
+
+    def _keep_newer_draft(self, cleaned: dict[str, Any]) -> None:
+        loaded = cleaned.get("draft_loaded") or ""
+        stored = (
+            Journey.objects.filter(pk=self.instance.pk)
+            .values_list("draft_graph", flat=True)
+            .first()
+        )
+        if not loaded or draft_fingerprint(stored) == loaded:
+            return
+        if draft_fingerprint(cleaned["draft_graph"]) == loaded:
+            cleaned["draft_graph"] = stored
+            return
+        self.add_error(
+            "draft_graph",
+            _(
+                "The steps were changed in the diagram, or by someone else, after "
+                "this page was opened, and this field was edited too. Reload the "
+                "page and make your change to the steps again."
+            ),
+        )
+
+
 class DryRunForm(forms.Form):
     customer = forms.CharField(
         label=_("customer"), help_text=_("Email address or profile id.")
@@ -64,6 +143,7 @@ class DryRunForm(forms.Form):
 
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
+    form = JourneyForm
     list_display = (
         "name",
         "status",
@@ -125,6 +205,15 @@ class JourneyAdmin(admin.ModelAdmin):
                     % {"error": error},
                     messages.WARNING,
                 )
+        try:
+            validate_trigger(journey)
+        except InvalidGraph as error:
+            self.message_user(
+                request,
+                _("The journey was saved but cannot be published yet: %(error)s")
+                % {"error": error},
+                messages.WARNING,
+            )
         super().save_model(request, journey, form, change)
 
     # Actions

@@ -47,8 +47,10 @@ def user_agent(request: HttpRequest) -> str:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The URL contains a token, so keep it out of referrers and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The URL contains a token, so keep it out of other sites' referrers and out of
+    # search engines. "same-origin" rather than "no-referrer": under "no-referrer"
+    # browsers send "Origin: null" with the page's own form, which CSRF refuses.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

@@ -53,12 +53,52 @@ def validate_trigger(journey: Journey) -> None:
         raise InvalidGraph("goal.events", "must be a list of event types.")
 
 
+def validate_templates(graph: dict[str, Any]) -> None:
+    """Raise InvalidGraph unless every send step names a template of its channel.
+
+    The graph itself is valid already; this checks it against the database, so that
+    a typo is caught when publishing, not as skipped sends weeks later.
+    """
+    from omnichannel.channels.models import MessageTemplate
+    from omnichannel.journeys.graph import InvalidGraph
+
+    wanted: list[tuple[str, str, str]] = []
+    for key, step in (graph.get("steps") or {}).items():
+        if step.get("type") == "send" and step.get("template"):
+            wanted.append((f"steps.{key}.template", step["channel"], step["template"]))
+        elif step.get("type") == "best_channel":
+            for channel, slug in step["templates"].items():
+                wanted.append((f"steps.{key}.templates.{channel}", channel, slug))
+    if not wanted:
+        return
+    channels = dict(
+        MessageTemplate.objects.filter(
+            slug__in={slug for _path, _channel, slug in wanted}
+        ).values_list("slug", "channel")
+    )
+    for path, channel, slug in wanted:
+        if slug not in channels:
+            raise InvalidGraph(
+                path,
+                f"there is no message template {slug!r}; create it or pick another.",
+            )
+        if channels[slug] != channel:
+            raise InvalidGraph(
+                path,
+                f"the template {slug!r} is for {channels[slug]}, not {channel}.",
+            )
+
+
 def publish(
     journey: Journey, *, user: Any = None, activate: bool = True
 ) -> JourneyVersion:
-    """Freeze the draft graph as a new version; runs in flight keep their version."""
+    """Freeze the draft graph as a new version; runs in flight keep their version.
+
+    Raises InvalidGraph when the graph, its trigger or a template it names is wrong.
+    """
     validate_graph(journey.draft_graph)
     validate_trigger(journey)
+    validate_templates(journey.draft_graph)
     with transaction.atomic():
         locked = Journey.objects.select_for_update().get(pk=journey.pk)
         number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1

@@ -126,7 +126,7 @@ def _check_priors() -> list[Any]:
 
 
 def _check_schedules() -> list[Any]:
-    from omnichannel.predictions.tasks import parse_crontab
+    from omnichannel.schedule import parse_crontab
 
     errors: list[Any] = []
     for name in ("PREDICTIONS_FIT_SCHEDULE", "PREDICTIONS_SCORE_SCHEDULE"):

@@ -6,15 +6,19 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.schedules import crontab
 
 from omnichannel.conf import app_settings
 from omnichannel.predictions import services
+from omnichannel.schedule import (
+    PREDICTIONS_FIT_TASK,
+    PREDICTIONS_SCORE_TASK,
+    prediction_entries,
+)
 
 logger = logging.getLogger(__name__)
 
-FIT_TASK = "omnichannel.predictions.fit"
-SCORE_TASK = "omnichannel.predictions.score"
+FIT_TASK = PREDICTIONS_FIT_TASK
+SCORE_TASK = PREDICTIONS_SCORE_TASK
 
 
 @shared_task(name=FIT_TASK)
@@ -39,24 +43,6 @@ def score_predictions() -> dict[str, Any]:
     return services.score_profiles().as_dict()
 
 
-def parse_crontab(expression: str) -> crontab:
-    """Turn five crontab fields ("minute hour day month weekday") into a schedule."""
-    fields = str(expression).split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{expression!r} is not a crontab expression: expected five fields "
-            f"(minute hour day-of-month month day-of-week), got {len(fields)}."
-        )
-    minute, hour, day_of_month, month_of_year, day_of_week = fields
-    return crontab(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-    )
-
-
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Return celery beat entries for the fit and score tasks.
 
@@ -65,13 +51,6 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     come from ``PREDICTIONS_FIT_SCHEDULE`` and ``PREDICTIONS_SCORE_SCHEDULE`` and
     are read in celery's time zone.
     """
-    return {
-        "omnichannel-predictions-fit": {
-            "task": FIT_TASK,
-            "schedule": parse_crontab(app_settings.PREDICTIONS_FIT_SCHEDULE),
-        },
-        "omnichannel-predictions-score": {
-            "task": SCORE_TASK,
-            "schedule": parse_crontab(app_settings.PREDICTIONS_SCORE_SCHEDULE),
-        },
-    }
+    return prediction_entries(
+        app_settings.PREDICTIONS_FIT_SCHEDULE, app_settings.PREDICTIONS_SCORE_SCHEDULE
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from celery.schedules import crontab
 
 from omnichannel.profiles.retention import apply_event_retention
+from omnichannel.schedule import RETENTION_ENTRY
 
 
 @shared_task(name="omnichannel.profiles.apply_event_retention", ignore_result=True)
@@ -16,9 +16,4 @@ def apply_event_retention_task() -> dict[str, int]:
 
 #: Entries for the project's ``CELERY_BEAT_SCHEDULE``; django-celery-beat's
 #: database scheduler copies them into its tables too.
-BEAT_SCHEDULE = {
-    "omnichannel-event-retention": {
-        "task": "omnichannel.profiles.apply_event_retention",
-        "schedule": crontab(hour=3, minute=30),
-    }
-}
+BEAT_SCHEDULE = {"omnichannel-event-retention": RETENTION_ENTRY}

@@ -118,7 +118,7 @@ def test_get_shows_page_and_changes_nothing(profile):
     assert has_consent(profile, "email") is True
     assert ConsentRecord.objects.count() == 1
     assert Event.objects.count() == 0
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -442,11 +442,6 @@ def test_vip_coupon_without_adapter_hook_explains(
     assert conversation.coupon_code == ""
 
 
-@pytest.mark.xfail(
-    reason="After the offers and adapter registry merge the console answers 409 "
-    "without the missing-adapter message; cause not yet found.",
-    strict=False,
-)
 def test_vip_coupon_without_any_order_adapter_explains(
     agent_client, conversation, customer, omnichannel_settings
 ):

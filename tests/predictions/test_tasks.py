@@ -4,6 +4,7 @@ from django.test import override_settings
 
 from omnichannel.predictions import tasks
 from omnichannel.predictions.models import CustomerPrediction, PredictionModel
+from omnichannel.schedule import parse_crontab
 
 from .conftest import load_cdnow_into_database
 
@@ -40,7 +41,7 @@ def test_beat_schedule_reads_settings():
 
 def test_parse_crontab_rejects_wrong_field_count():
     with pytest.raises(ValueError, match="five fields"):
-        tasks.parse_crontab("0 2 *")
+        parse_crontab("0 2 *")
 
 
 def test_tasks_registered_with_celery():
