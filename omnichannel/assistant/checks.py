@@ -163,7 +163,7 @@ def _check_budget_and_flags(options: dict[str, Any]) -> list[Any]:
 
 
 def _check_schedule(options: dict[str, Any]) -> list[Any]:
-    from omnichannel.assistant.tasks import parse_crontab
+    from omnichannel.schedule import parse_crontab
 
     try:
         parse_crontab(options["INSIGHTS_SCHEDULE"])

@@ -6,9 +6,9 @@ from datetime import date
 from typing import Any
 
 from celery import shared_task
-from celery.schedules import crontab
 
-from omnichannel.assistant.settings import setting
+from omnichannel.assistant.settings import assistant_settings
+from omnichannel.schedule import assistant_entries
 
 INSIGHT_TASK = "omnichannel.assistant.write_weekly_insight"
 
@@ -24,35 +24,11 @@ def write_weekly_insight(week_start: str | None = None) -> dict[str, Any]:
     return {"week_start": insight.week_start.isoformat(), "author": insight.author}
 
 
-def parse_crontab(expression: Any) -> crontab:
-    """Turn five crontab fields ("minute hour day month weekday") into a schedule."""
-    if not isinstance(expression, str):
-        raise TypeError(f"{expression!r} is not a string of five crontab fields.")
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{expression!r} has {len(fields)} fields; a crontab expression has five "
-            "(minute hour day-of-month month day-of-week)."
-        )
-    minute, hour, day_of_month, month_of_year, day_of_week = fields
-    return crontab(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-    )
-
-
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Return the celery beat entry of the weekly insight.
 
-    Merge it into ``CELERY_BEAT_SCHEDULE``; the time comes from
-    ``ASSISTANT["INSIGHTS_SCHEDULE"]`` in celery's time zone.
+    ``omnichannel.schedule.beat_schedule()`` includes it with every other entry of
+    the app; the time comes from ``ASSISTANT["INSIGHTS_SCHEDULE"]`` in celery's
+    time zone.
     """
-    return {
-        "omnichannel-assistant-weekly-insight": {
-            "task": INSIGHT_TASK,
-            "schedule": parse_crontab(setting("INSIGHTS_SCHEDULE")),
-        }
-    }
+    return assistant_entries({"ASSISTANT": assistant_settings()})

@@ -94,7 +94,7 @@ def test_bad_schedule(check):
     issues = check({"INSIGHTS_SCHEDULE": "every monday"})
 
     assert ids(issues) == ["omnichannel.E107"]
-    assert "has 2 fields" in issues[0][1]
+    assert "got 2" in issues[0][1]
 
 
 def test_bad_schedule_value(check):

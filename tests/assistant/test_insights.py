@@ -17,10 +17,12 @@ from omnichannel.assistant.insights import (
     write_weekly_insight,
 )
 from omnichannel.assistant.models import WeeklyInsight
-from omnichannel.assistant.tasks import INSIGHT_TASK, beat_schedule, parse_crontab
+from omnichannel.assistant.tasks import INSIGHT_TASK, beat_schedule
 from omnichannel.assistant.tasks import write_weekly_insight as insight_task
 from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.journeys.models import Journey
+from omnichannel.schedule import beat_schedule as app_beat_schedule
+from omnichannel.schedule import parse_crontab
 from tests.assistant.fake_model import answer, error
 from tests.factories import EventFactory, OrderEventFactory, ProfileFactory
 
@@ -219,9 +221,16 @@ def test_beat_schedule_reads_setting(assistant_settings):
     assert entry["schedule"] == parse_crontab("30 5 * * 2")
 
 
-def test_parse_crontab_rejects_bad_expression():
-    with pytest.raises(ValueError, match="has 3 fields"):
-        parse_crontab("0 6 *")
+def test_app_schedule_includes_weekly_insight(settings):
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "ASSISTANT": {"INSIGHTS_SCHEDULE": "0 8 * * 1"},
+    }
+
+    entry = app_beat_schedule()["omnichannel-assistant-weekly-insight"]
+
+    assert entry["task"] == INSIGHT_TASK
+    assert entry["schedule"] == parse_crontab("0 8 * * 1")
 
 
 def test_admin_shows_numbers_beside_text(
