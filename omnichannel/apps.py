@@ -9,6 +9,7 @@ class OmnichannelConfig(AppConfig):
 
     def ready(self) -> None:
         from omnichannel import checks, receivers  # noqa: F401
+        from omnichannel.assistant import scopes  # noqa: F401
         from omnichannel.audiences import receivers as audience_receivers
         from omnichannel.channels import receivers as channel_receivers  # noqa: F401
         from omnichannel.integrations import registry

@@ -16,6 +16,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from omnichannel.assistant.checks import check_assistant_settings
 from omnichannel.conf import DEFAULTS, app_settings
 from omnichannel.conversations.checks import check_conversation_settings
 from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
@@ -53,6 +54,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_offers()
     errors += _check_segment_settings()
     errors += check_conversation_settings()
+    errors += check_assistant_settings()
     errors += _check_schema_class()
     return errors
 

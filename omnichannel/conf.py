@@ -196,6 +196,10 @@ DEFAULTS: dict[str, Any] = {
     "VIP_MIN_LIFETIME_VALUE": None,
     "VIP_COUPON": {"kind": "percent", "value": "10", "valid_days": 30, "prefix": "VIP"},
     "VIP_THANK_YOU_DAYS": 30,
+    # AI assistant: the model endpoint and its limits. Keys left out take the
+    # values of omnichannel.assistant.settings.ASSISTANT_DEFAULTS; with no
+    # BASE_URL every feature works without a model.
+    "ASSISTANT": {},
 }
 
 

@@ -1,6 +1,7 @@
 """Load the models of every domain so Django registers them under one app label."""
 
 from omnichannel.analytics.models import *  # noqa: F401,F403
+from omnichannel.assistant.models import *  # noqa: F401,F403
 from omnichannel.audiences.models import *  # noqa: F401,F403
 from omnichannel.channels.models import *  # noqa: F401,F403
 from omnichannel.consent.models import *  # noqa: F401,F403

@@ -60,6 +60,22 @@ def prediction_entries(fit: str, score: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def assistant_entries(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the beat entry of the assistant's weekly insight."""
+    from omnichannel.assistant.settings import ASSISTANT_DEFAULTS
+
+    assistant = options.get("ASSISTANT") or {}
+    expression = assistant.get(
+        "INSIGHTS_SCHEDULE", ASSISTANT_DEFAULTS["INSIGHTS_SCHEDULE"]
+    )
+    return {
+        "omnichannel-assistant-weekly-insight": {
+            "task": "omnichannel.assistant.write_weekly_insight",
+            "schedule": parse_crontab(expression),
+        }
+    }
+
+
 def beat_schedule(options: Mapping[str, Any] | None = None) -> dict[str, dict]:
     """Return the beat entries of every domain of the app, keyed by entry name.
 
@@ -101,4 +117,5 @@ def beat_schedule(options: Mapping[str, Any] | None = None) -> dict[str, dict]:
             "task": "omnichannel.experiments.evaluate",
             "schedule": crontab(minute=40),
         },
+        **assistant_entries(options),
     }

@@ -4,6 +4,7 @@ The tasks live in the domain packages; importing them here lets a worker that on
 runs ``app.autodiscover_tasks()`` know all of them.
 """
 
+from omnichannel.assistant import tasks as assistant  # noqa: F401
 from omnichannel.audiences import tasks as audiences  # noqa: F401
 from omnichannel.channels import tasks as channels  # noqa: F401
 from omnichannel.conversations import tasks as conversations  # noqa: F401

@@ -202,6 +202,10 @@ SHOP_FREE_SHIPPING_THRESHOLD = Decimal(
     os.environ.get("SHOP_FREE_SHIPPING_THRESHOLD", "50.00")
 )
 
+# An OpenAI-compatible model for the assistant, such as http://127.0.0.1:11434/v1
+# for a local Ollama; without it the assistant works without a model.
+MODEL_URL = os.environ.get("OMNICHANNEL_MODEL_URL") or None
+
 OMNICHANNEL = {
     "DEFAULT_CURRENCY": "EUR",
     "DEFAULT_PHONE_REGION": "DE",
@@ -214,5 +218,12 @@ OMNICHANNEL = {
     "SHOP_ADAPTERS": {
         "shop.Order": "shop.omnichannel_adapters.OrderAdapter",
         "shop.Cart": "shop.omnichannel_adapters.CartAdapter",
+    },
+    # The chat bot replies from the FAQ and the customer's own orders.
+    "CONVERSATION_BOT": "omnichannel.assistant.bot.AssistantBot",
+    "ASSISTANT": {
+        "BASE_URL": MODEL_URL,
+        "MODEL": os.environ.get("OMNICHANNEL_MODEL", "llama3.1") if MODEL_URL else "",
+        "BRAND_VOICE": "Friendly, brief and plain, with no exclamation marks.",
     },
 }

@@ -2,6 +2,7 @@
 
 from omnichannel.admin import (
     analytics,  # noqa: F401
+    assistant,  # noqa: F401
     audiences,  # noqa: F401
     channels,  # noqa: F401
     consent,  # noqa: F401

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from omnichannel.admin.assistant import CopyVariantsMixin
 from omnichannel.channels.models import (
     Delivery,
     MessageTemplate,
@@ -46,7 +47,7 @@ EDITABLE_FIELDS = (
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(CopyVariantsMixin, admin.ModelAdmin):
     """Template editor: the preview renders the unsaved form as a chosen customer."""
 
     list_display = ("name", "slug", "channel", "purpose", "is_active", "updated_at")
@@ -98,6 +99,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         context["test_send_url"] = reverse(
             "admin:omnichannel_messagetemplate_test_send"
         )
+        original = context.get("original")
+        if original is not None:
+            context["variants_url"] = reverse(
+                "admin:omnichannel_messagetemplate_variants", args=[original.pk]
+            )
         return super().render_change_form(request, context, *args, **kwargs)
 
     def _draft(self, request: HttpRequest) -> MessageTemplate:

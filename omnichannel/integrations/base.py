@@ -234,6 +234,16 @@ class OrderAdapter(ShopAdapter):
     def is_paid(self, instance: Any) -> bool:
         return getattr(instance, "status", "") == "paid"
 
+    def get_delivery_status(self, order_id: str) -> dict[str, Any] | None:
+        """Return what the shop knows of an order's delivery, or None.
+
+        The assistant's chat bot quotes it to the customer who placed the order.
+        Return a dict of plain values, such as ``{"status": "shipped", "carrier":
+        "DHL", "tracking_number": "...", "expected_on": "2025-03-04"}``. The
+        default knows nothing; override it to read the shop's shipping records.
+        """
+        return None
+
 
 class CartAdapter(ShopAdapter):
     """Reads a cart model."""
