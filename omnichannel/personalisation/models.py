@@ -1,11 +1,11 @@
-"""Placements and their banners, and on-site pop-ups, each with a rule and a schedule."""
+"""Placements with their banners, and on-site pop-ups, each with a rule and schedule."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone

@@ -70,7 +70,9 @@ def render_placement(request: Any, placement: str) -> str:
     try:
         return render_banner(context.fallback_for(placement), placement)
     except Exception:
-        logger.exception("fallback of placement %s failed; rendering nothing", placement)
+        logger.exception(
+            "fallback of placement %s failed; rendering nothing", placement
+        )
         return ""
 
 

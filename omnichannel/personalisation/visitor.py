@@ -99,9 +99,7 @@ def experiment_keys(rules: Mapping[str, Any]) -> list[str]:
 def membership_column() -> Subquery:
     """Return the visitor's current segment slugs, comma-separated, as a column."""
     slugs = (
-        SegmentMembership.objects.filter(
-            profile=OuterRef("pk"), exited_at__isnull=True
-        )
+        SegmentMembership.objects.filter(profile=OuterRef("pk"), exited_at__isnull=True)
         .order_by()
         .values("profile")
         .annotate(slugs=SlugList("segment__slug"))

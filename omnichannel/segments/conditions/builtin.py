@@ -960,9 +960,7 @@ class ExperimentCondition(ConditionType):
 
     def _rows(self, node: Mapping[str, Any]) -> Any:
         _experiment, assignment = self._models()
-        rows = assignment._default_manager.filter(
-            experiment__key=node["experiment"]
-        )
+        rows = assignment._default_manager.filter(experiment__key=node["experiment"])
         if node["variant"] is None:
             return rows.filter(variant__isnull=True)
         return rows.filter(variant__key=node["variant"])
