@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from omnichannel.personalisation.models import Banner, Placement, Popup
 from omnichannel.personalisation.stats import banner_stats
+from omnichannel.rest import exception_handler
 
 
 class CleanedModelSerializer(serializers.ModelSerializer):
@@ -116,7 +117,12 @@ class PopupSerializer(CleanedModelSerializer):
 
 
 class StaffViewSet(viewsets.ModelViewSet):
+    """Staff-only CRUD whose errors read ``{"detail", "code", "errors"}``."""
+
     permission_classes = [permissions.IsAdminUser]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():

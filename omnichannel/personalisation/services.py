@@ -144,10 +144,13 @@ def popup_context(request: Any, popup: Popup, **extra: Any) -> dict[str, Any]:
 
         profile = current_profile(request)
         offer = offer_code_context(popup.offer_slug, request=request, profile=profile)
+    values = extra.get("values") or {}
+    page = values.get("page") or str(getattr(request, "path", "") or "")
     return {
         "popup": popup,
         "offer": offer,
         "submit_url": reverse("omnichannel:popup-submit", args=[popup.key]),
+        "page": page[:500],
         **extra,
     }
 
@@ -157,7 +160,8 @@ def render_popup(request: Any) -> str:
     popup = choose_popup(request)
     if popup is None:
         return ""
-    return render_to_string(POPUP_TEMPLATE, popup_context(request, popup))
+    context = popup_context(request, popup)
+    return render_to_string(POPUP_TEMPLATE, context, request=request)
 
 
 # On-site messages -----------------------------------------------------------------
