@@ -38,8 +38,14 @@ def choose_banner(request: Any, placement: str) -> Banner | None:
     return page_context(request).banner_for(placement)
 
 
-def render_banner(banner: Banner | None, placement: str) -> str:
-    """Return the HTML of one banner in its placement; empty for None."""
+def render_banner(
+    banner: Banner | None, placement: str, template: str | None = None
+) -> str:
+    """Return the HTML of one banner in its placement; empty for None.
+
+    ``template`` replaces the default banner template, for a placement with a
+    look of its own such as a navigation item.
+    """
     if banner is None:
         return ""
     context = {
@@ -47,7 +53,7 @@ def render_banner(banner: Banner | None, placement: str) -> str:
         "placement": placement,
         "href": banner_link(banner),
     }
-    return render_to_string(BANNER_TEMPLATE, context)
+    return render_to_string(template or BANNER_TEMPLATE, context)
 
 
 def banner_link(banner: Banner) -> str:
@@ -57,18 +63,20 @@ def banner_link(banner: Banner) -> str:
     return reverse("omnichannel:banner-click", args=[banner.pk])
 
 
-def render_placement(request: Any, placement: str) -> str:
+def render_placement(
+    request: Any, placement: str, template: str | None = None
+) -> str:
     """Return the HTML of the banner the visitor sees in ``placement``.
 
     On any error the placement's fallback is rendered, or nothing.
     """
     context = page_context(request)
     try:
-        return render_banner(context.banner_for(placement), placement)
+        return render_banner(context.banner_for(placement), placement, template)
     except Exception:
         logger.exception("placement %s failed; rendering its fallback", placement)
     try:
-        return render_banner(context.fallback_for(placement), placement)
+        return render_banner(context.fallback_for(placement), placement, template)
     except Exception:
         logger.exception(
             "fallback of placement %s failed; rendering nothing", placement

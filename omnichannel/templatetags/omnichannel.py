@@ -94,20 +94,23 @@ def omnichannel_chat_widget(
 
 
 @register.simple_tag(takes_context=True)
-def placement(context: Any, key: str, lazy: bool = False) -> str:
+def placement(
+    context: Any, key: str, lazy: bool = False, template: str | None = None
+) -> str:
     """Render the visitor's banner in a placement: ``{% placement "home-hero" %}``.
 
     ``lazy=True`` renders a placeholder that htmx fills after the page loads, so a
     page cache can keep the page itself. ``{% placement "home-hero" as hero %}``
     stores the HTML, empty when no banner applies, for a default of the template's
-    own. Errors are logged and the placement's fallback, or nothing, is shown.
+    own. ``template="shop/nav_item.html"`` renders the banner with another
+    template, which receives ``banner``, ``placement`` and ``href``. Errors are logged and the placement's fallback, or nothing, is shown.
     """
     from omnichannel.personalisation import services
 
     try:
         if lazy:
             return services.render_lazy_placement(key)
-        return services.render_placement(context.get("request"), key)
+        return services.render_placement(context.get("request"), key, template)
     except Exception:
         logger.exception("placement %s failed; rendering nothing", key)
         return ""

@@ -88,10 +88,10 @@ def test_placement_error_logs_and_shows_fallback(hero, monkeypatch, caplog):
     hero.save()
     make_banner(hero, "broken", title="Broken")
 
-    def broken(banner, placement):
+    def broken(banner, placement, template=None):
         if banner.name == "broken":
             raise RuntimeError("template exploded")
-        return original(banner, placement)
+        return original(banner, placement, template)
 
     original = services.render_banner
     monkeypatch.setattr(services, "render_banner", broken)
