@@ -63,9 +63,7 @@ def banner_link(banner: Banner) -> str:
     return reverse("omnichannel:banner-click", args=[banner.pk])
 
 
-def render_placement(
-    request: Any, placement: str, template: str | None = None
-) -> str:
+def render_placement(request: Any, placement: str, template: str | None = None) -> str:
     """Return the HTML of the banner the visitor sees in ``placement``.
 
     On any error the placement's fallback is rendered, or nothing.

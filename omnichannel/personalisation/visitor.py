@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import (
     Aggregate,
@@ -30,6 +31,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from omnichannel.conf import app_settings
 from omnichannel.exceptions import InvalidRule
 from omnichannel.personalisation.models import Banner, Placement
 from omnichannel.profiles.models import Identity, Profile
@@ -39,6 +41,7 @@ from omnichannel.segments.models import SegmentMembership
 logger = logging.getLogger(__name__)
 
 REQUEST_ATTRIBUTE = "_omnichannel_page"
+BANNER_CACHE_KEY = "omnichannel:personalisation:banners"
 EVERYONE_KEY = json.dumps({"all": []})
 
 
@@ -149,10 +152,12 @@ def profile_filter(request: Any) -> Q | None:
     if signed_in:
         query |= Q(user=user)
     if visitor_id:
-        visits = Identity.objects.filter(
-            profile=OuterRef("pk"), kind=Identity.Kind.VISITOR, value=visitor_id
-        )
-        query |= Q(Exists(visits))
+        # An IN over the unique (kind, value) index, not a correlated EXISTS, so the
+        # database finds the one row instead of testing every profile.
+        owners = Identity.objects.filter(
+            kind=Identity.Kind.VISITOR, value=visitor_id
+        ).values("profile_id")
+        query |= Q(pk__in=owners)
     if not signed_in and not visitor_id:
         return None
     return query
@@ -163,6 +168,42 @@ def user_first(request: Any) -> list[Any]:
     if user is not None and user.is_authenticated:
         return [Case(When(user=user, then=Value(0)), default=Value(1)), "pk"]
     return ["pk"]
+
+
+def load_banners() -> list[Banner]:
+    """Return the active banners and every fallback, highest priority first.
+
+    Schedules are left to the caller, so the list stays true as time passes.
+    """
+    fallback_ids = Placement.objects.filter(fallback__isnull=False).values(
+        "fallback_id"
+    )
+    return list(
+        Banner.objects.filter(Q(is_active=True) | Q(pk__in=fallback_ids))
+        .select_related("placement")
+        .order_by("-priority", "id")
+    )
+
+
+def cached_banners() -> list[Banner]:
+    """Return :func:`load_banners`, kept in the default cache between edits.
+
+    ``PERSONALISATION_CACHE_TIMEOUT`` bounds how long a copy lives; saving or
+    deleting a banner or placement clears it after the transaction commits.
+    """
+    timeout = app_settings.PERSONALISATION_CACHE_TIMEOUT.total_seconds()
+    if timeout <= 0:
+        return load_banners()
+    banners = cache.get(BANNER_CACHE_KEY)
+    if banners is None:
+        banners = load_banners()
+        cache.set(BANNER_CACHE_KEY, banners, timeout)
+    return banners
+
+
+def clear_banner_cache() -> None:
+    """Forget the cached banners, so the next page reads them again."""
+    cache.delete(BANNER_CACHE_KEY)
 
 
 class PageContext:
@@ -184,7 +225,11 @@ class PageContext:
     # Loading --------------------------------------------------------------------
 
     def load(self) -> None:
-        """Load the live banners and the visitor's facts; at most two queries."""
+        """Load the live banners and the visitor's facts; at most two queries.
+
+        The banners come from the cache when ``PERSONALISATION_CACHE_TIMEOUT`` allows,
+        which leaves one query.
+        """
         if self._loaded:
             return
         self._loaded = True
@@ -199,15 +244,7 @@ class PageContext:
         return str(getattr(self.request, "path", "-"))[:200]
 
     def _load_banners(self) -> None:
-        fallback_ids = Placement.objects.filter(fallback__isnull=False).values(
-            "fallback_id"
-        )
-        rows = (
-            Banner.objects.filter(Banner.live_q(self.now) | Q(pk__in=fallback_ids))
-            .select_related("placement")
-            .order_by("-priority", "id")
-        )
-        for banner in rows:
+        for banner in cached_banners():
             placement = banner.placement
             if placement.fallback_id == banner.pk:
                 self.fallbacks[placement.key] = banner

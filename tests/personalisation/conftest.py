@@ -50,6 +50,17 @@ def join_segment(profile, slug):
     )
 
 
+@pytest.fixture(autouse=True)
+def fresh_banner_cache():
+    """Start and end each test without cached banners, because a rolled-back
+    transaction sends no signal that would clear them."""
+    from omnichannel.personalisation.visitor import clear_banner_cache
+
+    clear_banner_cache()
+    yield
+    clear_banner_cache()
+
+
 @pytest.fixture
 def hero(db):
     return Placement.objects.create(key="home-hero", name="Home hero")

@@ -228,3 +228,14 @@ def test_admin_pages_load(staff, hero):
         ).status_code
         == 200
     )
+
+
+def test_check_rejects_bad_cache_timeout(settings):
+    from omnichannel.checks import check_personalisation_settings
+
+    settings.OMNICHANNEL = {**settings.OMNICHANNEL, "PERSONALISATION_CACHE_TIMEOUT": 60}
+
+    errors = check_personalisation_settings()
+
+    assert [error.id for error in errors] == ["omnichannel.E100"]
+    assert "timedelta" in errors[0].msg

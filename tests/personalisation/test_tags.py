@@ -1,6 +1,7 @@
 """Template tags and the context processor: output, query budget, errors."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
@@ -71,6 +72,40 @@ def test_page_with_three_placements_costs_two_queries(
     assert "Free returns" in html
     assert "VIP" in html.replace("VIP offers", "")
     assert "Ada" in html
+
+
+def test_cached_banners_leave_one_query(three_placements, django_assert_num_queries):
+    make_visitor(first_name="Ada")
+    render(THREE_PLACEMENTS, visitor_request())
+
+    with django_assert_num_queries(1):
+        html = render(THREE_PLACEMENTS, visitor_request())
+
+    assert "Warm through winter" in html
+
+
+def test_saving_a_banner_clears_the_cache(hero):
+    render('{% load omnichannel %}{% placement "home-hero" %}', visitor_request())
+    make_banner(hero, "new", title="Brand new")
+
+    html = render(
+        '{% load omnichannel %}{% placement "home-hero" %}', visitor_request()
+    )
+
+    assert "Brand new" in html
+
+
+def test_cache_off_reads_banners_every_page(
+    three_placements, settings, django_assert_num_queries
+):
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "PERSONALISATION_CACHE_TIMEOUT": timedelta(0),
+    }
+    render(THREE_PLACEMENTS, visitor_request())
+
+    with django_assert_num_queries(2):
+        render(THREE_PLACEMENTS, visitor_request())
 
 
 def test_anonymous_page_costs_two_queries(three_placements, django_assert_num_queries):
