@@ -12,10 +12,10 @@ class OmnichannelConfig(AppConfig):
         from omnichannel.audiences import receivers as audience_receivers
         from omnichannel.channels import receivers as channel_receivers  # noqa: F401
         from omnichannel.integrations import registry
-        from omnichannel.personalisation import receivers as personalisation_receivers
 
         # Imported so that a Celery worker registers the abandoned-cart task.
         from omnichannel.integrations import tasks as integration_tasks  # noqa: F401
+        from omnichannel.personalisation import receivers as personalisation_receivers
 
         registry.connect_adapters()
         audience_receivers.connect()

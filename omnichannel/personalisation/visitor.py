@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from omnichannel.conf import app_settings
 from omnichannel.exceptions import InvalidRule
+from omnichannel.personalisation import prepared
 from omnichannel.personalisation.models import Banner, Placement
 from omnichannel.profiles.models import Identity, Profile
 from omnichannel.segments.conditions import Evaluation, compile_rule, evaluate, leaves
@@ -111,6 +112,38 @@ def membership_column() -> Subquery:
     return Subquery(slugs, output_field=CharField())
 
 
+def experiment_columns(keys: list[str]) -> dict[str, Any]:
+    """Return one column per experiment key: whether the visitor is assigned."""
+    from omnichannel.experiments.models import Assignment
+
+    return {
+        f"omni_assigned_{index}": Exists(
+            Assignment.objects.filter(profile=OuterRef("pk"), experiment__key=key)
+        )
+        for index, key in enumerate(keys)
+    }
+
+
+def visitor_queryset(
+    identifiers: Mapping[str, Any],
+    rules_by_key: Mapping[str, Any],
+    experiments: list[str],
+    now: datetime,
+) -> tuple[Any, dict[str, str]]:
+    """Return the one-row query of the visitor's facts and the rule columns by key."""
+    columns, names = rule_columns(rules_by_key, now)
+    queryset = (
+        Profile.objects.filter(profile_filter(identifiers))
+        .annotate(
+            omni_segments=membership_column(),
+            **columns,
+            **experiment_columns(experiments),
+        )
+        .order_by(*user_first(identifiers))[:1]
+    )
+    return queryset, names
+
+
 def rule_columns(
     rules_by_key: Mapping[str, Any], now: datetime
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -137,36 +170,47 @@ def rule_columns(
     return columns, names
 
 
-def profile_filter(request: Any) -> Q | None:
-    """Return the filter finding the request's profile, or None for no identifier.
+def visitor_identifiers(request: Any) -> dict[str, Any] | None:
+    """Return what finds the request's profile, or None for no identifier.
 
-    A signed-in user's own profile comes first, as in ``profile_for_request``.
+    Keys: ``pk`` for a profile the request already resolved, else ``user`` (the
+    signed-in user's pk) and ``visitor`` (the visitor cookie), either may be None.
     """
     cached = getattr(request, "omnichannel_profile", None)
     if cached is not None and cached.pk is not None:
-        return Q(pk=cached.pk)
+        return {"pk": cached.pk, "user": None, "visitor": None}
     user = getattr(request, "user", None)
-    signed_in = user is not None and user.is_authenticated
-    visitor_id = getattr(request, "omnichannel_visitor_id", None)
+    user_pk = user.pk if user is not None and user.is_authenticated else None
+    visitor_id = getattr(request, "omnichannel_visitor_id", None) or None
+    if user_pk is None and visitor_id is None:
+        return None
+    return {"pk": None, "user": user_pk, "visitor": visitor_id}
+
+
+def profile_filter(identifiers: Mapping[str, Any]) -> Q:
+    """Return the filter finding the profile of ``visitor_identifiers``."""
+    if identifiers["pk"] is not None:
+        return Q(pk=identifiers["pk"])
     query = Q(pk__in=[])
-    if signed_in:
-        query |= Q(user=user)
-    if visitor_id:
+    if identifiers["user"] is not None:
+        query |= Q(user_id=identifiers["user"])
+    if identifiers["visitor"] is not None:
         # An IN over the unique (kind, value) index, not a correlated EXISTS, so the
         # database finds the one row instead of testing every profile.
         owners = Identity.objects.filter(
-            kind=Identity.Kind.VISITOR, value=visitor_id
+            kind=Identity.Kind.VISITOR, value=identifiers["visitor"]
         ).values("profile_id")
         query |= Q(pk__in=owners)
-    if not signed_in and not visitor_id:
-        return None
     return query
 
 
-def user_first(request: Any) -> list[Any]:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return [Case(When(user=user, then=Value(0)), default=Value(1)), "pk"]
+def user_first(identifiers: Mapping[str, Any]) -> list[Any]:
+    """Order a signed-in user's own profile before the visitor cookie's."""
+    if identifiers["user"] is not None:
+        return [
+            Case(When(user_id=identifiers["user"], then=Value(0)), default=Value(1)),
+            "pk",
+        ]
     return ["pk"]
 
 
@@ -259,18 +303,17 @@ class PageContext:
         return rules
 
     def _load_visitor(self, rules_by_key: Mapping[str, Any]) -> None:
-        query = profile_filter(self.request)
-        if query is None:
+        identifiers = visitor_identifiers(self.request)
+        if identifiers is None:
             self._evaluate_without_profile(rules_by_key)
             return
-        columns, names = rule_columns(rules_by_key, self.now)
-        experiments = self._experiment_columns(rules_by_key)
-        row = (
-            Profile.objects.filter(query)
-            .annotate(omni_segments=membership_column(), **columns, **experiments)
-            .order_by(*user_first(self.request))
-            .first()
+        experiments = self._experiment_keys(rules_by_key)
+        row, names = prepared.fetch_visitor(
+            identifiers, rules_by_key, experiments, self.now
         )
+        self._experiment_names = {
+            f"omni_assigned_{index}": key for index, key in enumerate(experiments)
+        }
         if row is None:
             self._evaluate_without_profile(rules_by_key)
             return
@@ -282,8 +325,8 @@ class PageContext:
         for key in rules_by_key:
             self._results.setdefault(key, False)
         unassigned = [
-            self._experiment_names[name]
-            for name in experiments
+            key
+            for name, key in self._experiment_names.items()
             if not getattr(row, name, True)
         ]
         if unassigned:
@@ -293,20 +336,12 @@ class PageContext:
         ):
             self.request.omnichannel_profile = row
 
-    def _experiment_columns(self, rules_by_key: Mapping[str, Any]) -> dict[str, Any]:
-        from omnichannel.experiments.models import Assignment
-
+    @staticmethod
+    def _experiment_keys(rules_by_key: Mapping[str, Any]) -> list[str]:
         keys: list[str] = []
         for rules in rules_by_key.values():
             keys += [key for key in experiment_keys(rules) if key not in keys]
-        columns: dict[str, Any] = {}
-        for index, key in enumerate(keys):
-            stored = Assignment.objects.filter(
-                profile=OuterRef("pk"), experiment__key=key
-            )
-            columns[f"omni_assigned_{index}"] = Exists(stored)
-            self._experiment_names[f"omni_assigned_{index}"] = key
-        return columns
+        return keys
 
     def _assign(
         self, profile: Profile, keys: list[str], rules_by_key: Mapping[str, Any]

@@ -103,7 +103,8 @@ def placement(
     page cache can keep the page itself. ``{% placement "home-hero" as hero %}``
     stores the HTML, empty when no banner applies, for a default of the template's
     own. ``template="shop/nav_item.html"`` renders the banner with another
-    template, which receives ``banner``, ``placement`` and ``href``. Errors are logged and the placement's fallback, or nothing, is shown.
+    template, which receives ``banner``, ``placement`` and ``href``. Errors are
+    logged and the placement's fallback, or nothing, is shown.
     """
     from omnichannel.personalisation import services
 

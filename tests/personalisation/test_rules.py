@@ -197,3 +197,53 @@ def test_no_profile_evaluation_reads_nothing(django_assert_num_queries):
         result = evaluate(WINTER_JACKETS, evaluation.profile, evaluation=evaluation)
 
     assert result is False
+
+
+def test_prepared_query_matches_orm_query(hero):
+    from omnichannel.personalisation import prepared
+    from omnichannel.personalisation.visitor import rule_key, visitor_queryset
+
+    ExperimentFactory(key="hero-test")
+    rules = [
+        WINTER_JACKETS,
+        {"type": "segment", "segment": "vip"},
+        {"type": "rfm", "field": "group", "op": "eq", "value": "champions"},
+        {
+            "type": "profile",
+            "field": "created_at",
+            "op": "before",
+            "value": "2030-01-01",
+        },
+        {"type": "experiment", "experiment": "hero-test", "variant": None},
+    ]
+    rules_by_key = {rule_key(rule): rule for rule in rules}
+    browsed, member = make_visitor("b" * 32), make_visitor("c" * 32)
+    EventFactory(
+        profile=browsed,
+        name="category_viewed",
+        properties={"category": "winter-jackets"},
+    )
+    join_segment(member, "vip")
+    now = timezone.now()
+
+    shape = prepared.prepare(
+        {"pk": None, "user": None, "visitor": "x"}, rules_by_key, ["hero-test"], now
+    )
+    assert shape is not None
+    for visitor in ("b" * 32, "c" * 32, "d" * 32):
+        identifiers = {"pk": None, "user": None, "visitor": visitor}
+        later = now + timedelta(minutes=3)
+        row, names = prepared.fetch_visitor(
+            identifiers, rules_by_key, ["hero-test"], later
+        )
+        queryset, _names = visitor_queryset(
+            identifiers, rules_by_key, ["hero-test"], later
+        )
+        expected = next(iter(queryset), None)
+        if expected is None:
+            assert row is None
+            continue
+        assert row.pk == expected.pk
+        for name in names.values():
+            assert bool(getattr(row, name)) == bool(getattr(expected, name)), name
+        assert row.omni_segments == expected.omni_segments

@@ -213,7 +213,10 @@ def test_banner_text_is_escaped(hero):
 def test_if_segment_any_of_several(db):
     profile = make_visitor()
     join_segment(profile, "rfm-champions")
-    source = '{% load omnichannel %}{% if_segment "vip" "rfm-champions" %}yes{% endif_segment %}'
+    source = (
+        "{% load omnichannel %}"
+        '{% if_segment "vip" "rfm-champions" %}yes{% endif_segment %}'
+    )
 
     assert render(source, visitor_request()) == "yes"
     assert render(source, visitor_request("0" * 32)) == ""

@@ -1,4 +1,4 @@
-"""Install the shop's placements, banners and pop-up. Running it again changes nothing."""
+"""Install the shop's placements, banners and pop-up, idempotently."""
 
 from __future__ import annotations
 
