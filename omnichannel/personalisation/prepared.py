@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one parameter's value comes from."""
+    """The source of one parameter's value."""
 
     kind: str  # "const", "pk", "user", "visitor", "now" or "now_text"
     value: Any = None

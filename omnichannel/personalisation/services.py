@@ -1,7 +1,7 @@
 """Plain functions behind the personalisation template tags, views and API.
 
 Template tags call these and tests call them directly. Functions that render return
-HTML; they never raise while a page renders, because the tags catch and log.
+HTML. The tags catch and log their errors, so a page renders even when one fails.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def record_popup_event(request: Any, popup: Popup, event: str) -> Any:
 
 @dataclass(frozen=True)
 class Capture:
-    """What a pop-up's email form stored."""
+    """The rows a pop-up's email form stored."""
 
     profile: Profile
     consent: Any
@@ -294,7 +294,8 @@ def capture_email(
 
     if preference and preference not in popup.preference_choices:
         raise ValueError(
-            f"preference {preference[:50]!r} is not one of the answers offered."
+            f"preference {preference[:50]!r} is not one of the pop-up's "
+            "preference_choices; send one of them."
         )
     source = f"popup:{popup.key}"[:64]
     with transaction.atomic():

@@ -1,9 +1,10 @@
-"""What one request knows about its visitor, loaded once and kept on the request.
+"""The visitor facts of one request, loaded once and kept on the request.
 
-:class:`PageContext` answers every personalisation tag of a page. Its first use runs
-two queries: the live banners of every placement, then the visitor's profile with
-its segment memberships and one boolean column per distinct banner rule, because
-each rule compiles to a ``Q`` through the segment condition language. Pop-ups and
+:class:`PageContext` serves every personalisation tag of a page. Its first use runs
+at most two queries: the banners of every placement (often from the cache), then the
+visitor's profile with its segment memberships and one boolean column per distinct
+banner rule, because each rule compiles to a ``Q`` through the segment condition
+language. Pop-ups and
 on-site messages are read only by the tags that show them.
 """
 
@@ -67,7 +68,7 @@ class NoProfileEvaluation(Evaluation):
     """An evaluation for a visitor without a profile: no events, segments or consent.
 
     It reads nothing from the database, so rules such as ``not member of X`` still
-    give their answer for a first-time visitor.
+    return their result for a first-time visitor.
     """
 
     def __init__(self, now: datetime) -> None:
@@ -311,12 +312,14 @@ class PageContext:
         row, names = prepared.fetch_visitor(
             identifiers, rules_by_key, experiments, self.now
         )
+
         self._experiment_names = {
             f"omni_assigned_{index}": key for index, key in enumerate(experiments)
         }
         if row is None:
             self._evaluate_without_profile(rules_by_key)
             return
+
         self.profile = row
         slugs = getattr(row, "omni_segments", None) or ""
         self.memberships = frozenset(slug for slug in slugs.split(",") if slug)
@@ -324,6 +327,7 @@ class PageContext:
             self._results[key] = bool(getattr(row, name))
         for key in rules_by_key:
             self._results.setdefault(key, False)
+
         unassigned = [
             key
             for name, key in self._experiment_names.items()
@@ -394,8 +398,8 @@ class PageContext:
     def matches(self, rules: Any) -> bool:
         """Tell whether the visitor meets ``rules``.
 
-        Rules of live banners were answered by the load. Any other rule is answered
-        with one more query, or none for a visitor without a profile.
+        The load evaluated the rules of live banners. Any other rule costs one more
+        query, or none for a visitor without a profile.
         """
         self.load()
         key = rule_key(rules)
@@ -404,7 +408,7 @@ class PageContext:
         return self._results[key]
 
     def evaluate_many(self, rules_by_key: Mapping[str, Any]) -> dict[str, bool]:
-        """Answer several rules for the visitor with at most one query."""
+        """Evaluate several rules for the visitor with at most one query."""
         self.load()
         if self.profile is None:
             evaluation = NoProfileEvaluation(self.now)
@@ -457,6 +461,6 @@ def page_context(request: Any) -> PageContext:
     if current is None:
         current = PageContext(request)
         setattr(request, REQUEST_ATTRIBUTE, current)
-        # The page now depends on who asks; a shared cache must key it per visitor.
+        # The page now depends on the visitor, so a shared cache must key it by them.
         request.omnichannel_vary_cookie = True
     return current
