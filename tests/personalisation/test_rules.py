@@ -247,3 +247,38 @@ def test_prepared_query_matches_orm_query(hero):
         for name in names.values():
             assert bool(getattr(row, name)) == bool(getattr(expected, name)), name
         assert row.omni_segments == expected.omni_segments
+
+
+@pytest.mark.parametrize("variant", ["a", "b", None])
+def test_experiment_condition_sql_matches_python(variant):
+    from omnichannel.profiles.models import Profile
+    from omnichannel.segments.conditions import compile_rule, validate
+
+    experiment = ExperimentFactory(key="hero-test")
+    arm_a = VariantFactory(experiment=experiment, key="a", is_control=True)
+    VariantFactory(experiment=experiment, key="b")
+    in_a, in_holdout, unassigned = (make_visitor(str(n) * 32) for n in (1, 2, 3))
+    Assignment.objects.create(experiment=experiment, profile=in_a, variant=arm_a)
+    Assignment.objects.create(experiment=experiment, profile=in_holdout, variant=None)
+    rule = {"type": "experiment", "experiment": "hero-test", "variant": variant}
+    validate(rule)
+
+    matched = set(
+        Profile.objects.filter(compile_rule(rule)).values_list("pk", flat=True)
+    )
+
+    for profile in (in_a, in_holdout, unassigned):
+        assert (profile.pk in matched) == evaluate(rule, profile), profile
+    expected = {"a": {in_a.pk}, "b": set(), None: {in_holdout.pk}}[variant]
+    assert matched == expected
+
+
+def test_experiment_condition_rejects_unknown_variant():
+    from omnichannel.exceptions import InvalidRule
+    from omnichannel.segments.conditions import validate
+
+    experiment = ExperimentFactory(key="hero-test")
+    VariantFactory(experiment=experiment, key="a")
+
+    with pytest.raises(InvalidRule, match="has no variant 'z'"):
+        validate({"type": "experiment", "experiment": "hero-test", "variant": "z"})
