@@ -6,6 +6,7 @@ Shop code calls these; everything else is internal and may change.
 from omnichannel.consent.services import has_consent, record_consent
 from omnichannel.consent.unsubscribe import build_unsubscribe_headers, unsubscribe_url
 from omnichannel.offers.services import check_offer_code
+from omnichannel.personalisation.setup import save_banner, save_placement, save_popup
 from omnichannel.profiles.services import (
     identify,
     join_visitor,
@@ -23,6 +24,9 @@ __all__ = [
     "profile_for_request",
     "record_consent",
     "record_preference",
+    "save_banner",
+    "save_placement",
+    "save_popup",
     "track",
     "unsubscribe_url",
 ]

@@ -528,6 +528,23 @@ def _check_offers() -> list[Any]:
 
 
 @register(Tags.compatibility)
+def check_personalisation_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Check the personalisation settings (id omnichannel.E110)."""
+    value = app_settings.PERSONALISATION_CACHE_TIMEOUT
+    if isinstance(value, timedelta) and value >= timedelta(0):
+        return []
+    return [
+        Error(
+            f"OMNICHANNEL['PERSONALISATION_CACHE_TIMEOUT'] = {value!r} is not a "
+            "timedelta of zero or more.",
+            hint="Use for example timedelta(minutes=5), the default, or "
+            "timedelta(0) to read banners from the database on every page.",
+            id="omnichannel.E110",
+        )
+    ]
+
+
+@register(Tags.compatibility)
 def check_audience_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Check the ad platform settings (ids omnichannel.E080-E089, W080-W089)."""
     errors: list[Any] = []

@@ -172,6 +172,10 @@ DEFAULTS: dict[str, Any] = {
     "AUDIENCE_RETRY_MAX_DELAY": timedelta(minutes=2),
     # Segments: the longest a live count in the admin rule builder may take.
     "SEGMENT_PREVIEW_TIMEOUT": timedelta(seconds=5),
+    # Personalisation: how long the list of banners is kept in Django's default
+    # cache. Saving a banner or placement clears it, and zero reads it from the
+    # database on every page.
+    "PERSONALISATION_CACHE_TIMEOUT": timedelta(minutes=5),
     # Conversations
     "PAUSE_MARKETING_DURING_CONVERSATION": True,
     "CONVERSATION_BOT": "omnichannel.conversations.bots.faq.FaqBot",

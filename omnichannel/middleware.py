@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from omnichannel import context
 from omnichannel.conf import app_settings
@@ -25,7 +26,8 @@ class OmnichannelMiddleware:
 
     Put it after ``AuthenticationMiddleware``. It sets
     ``request.omnichannel_visitor_id`` and makes the request available to shop
-    adapters through ``omnichannel.context``.
+    adapters through ``omnichannel.context``. A response that shows personalised
+    content gets ``Vary: Cookie``, so page caches keep one copy per visitor.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -46,6 +48,11 @@ class OmnichannelMiddleware:
                 record_page_view(request)
         finally:
             context.reset_request(token)
+
+        if getattr(request, "omnichannel_vary_cookie", False):
+            # Personalised content was rendered: a page cache must key the response
+            # by the visitor's cookies, or one visitor's banner reaches another.
+            patch_vary_headers(response, ("Cookie",))
 
         if is_new or cookie_name not in request.COOKIES:
             response.set_cookie(

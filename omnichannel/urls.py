@@ -27,5 +27,6 @@ urlpatterns: list = [
     path("", include("omnichannel.channels.urls")),
     path("", include("omnichannel.segments.urls")),
     path("", include("omnichannel.conversations.urls")),
+    path("", include("omnichannel.personalisation.urls")),
     path("api/", include(api_urlpatterns)),
 ]

@@ -10,6 +10,7 @@ from omnichannel.admin import (
     experiments,  # noqa: F401
     journeys,  # noqa: F401
     offers,  # noqa: F401
+    personalisation,  # noqa: F401
     predictions,  # noqa: F401
     profiles,  # noqa: F401
     segments,  # noqa: F401

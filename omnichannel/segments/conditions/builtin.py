@@ -909,6 +909,98 @@ class SegmentCondition(ConditionType):
         }
 
 
+class ExperimentCondition(ConditionType):
+    """The arm of an A/B test the profile is assigned to.
+
+    ``{"type": "experiment", "experiment": "hero-test", "variant": "b"}`` holds for
+    profiles with a stored assignment to variant ``b``; ``"variant": null`` means the
+    holdout group. A profile that was never assigned meets no such condition.
+    """
+
+    name = "experiment"
+    label = gettext_lazy("A/B test variant")
+    category = gettext_lazy("Experiments")
+
+    def _models(self) -> tuple[type[models.Model], type[models.Model]]:
+        return (
+            apps.get_model("omnichannel", "Experiment"),
+            apps.get_model("omnichannel", "Assignment"),
+        )
+
+    def is_available(self) -> bool:
+        try:
+            self._models()
+        except LookupError:
+            return False
+        return True
+
+    def validate(self, node: Mapping[str, Any], path: str, context: Any) -> None:
+        checks.check_keys(node, path, ["experiment", "variant"])
+        key_path = checks.child(path, "experiment")
+        key = checks.check_text(node["experiment"], key_path)
+        experiment_model, _assignment = self._models()
+        experiment = experiment_model._default_manager.filter(key=key).first()
+        if experiment is None:
+            raise InvalidRule(
+                key_path, f"no experiment has the key {key!r}; check its spelling."
+            )
+        variant = node["variant"]
+        if variant is None:
+            return
+        variant_path = checks.child(path, "variant")
+        checks.check_text(variant, variant_path)
+        keys = list(experiment.variants.values_list("key", flat=True))
+        if variant not in keys:
+            raise InvalidRule(
+                variant_path,
+                f"experiment {key!r} has no variant {variant!r}; use one of "
+                f"{', '.join(sorted(keys)) or 'its variants'}, or null for the "
+                "holdout group.",
+            )
+
+    def _rows(self, node: Mapping[str, Any]) -> Any:
+        _experiment, assignment = self._models()
+        rows = assignment._default_manager.filter(experiment__key=node["experiment"])
+        if node["variant"] is None:
+            return rows.filter(variant__isnull=True)
+        return rows.filter(variant__key=node["variant"])
+
+    def to_q(self, node: Mapping[str, Any], now: datetime) -> Q:
+        return Q(Exists(self._rows(node).filter(profile=OuterRef("pk"))))
+
+    def explain(self, node: Mapping[str, Any], evaluation: Evaluation) -> Outcome:
+        if evaluation.profile.pk is None:
+            return Outcome(False, _("not assigned"))
+        assigned = self._rows(node).filter(profile_id=evaluation.profile.pk).exists()
+        reason = _("is assigned to it") if assigned else _("is not assigned to it")
+        return Outcome(assigned, reason)
+
+    def describe(self, node: Mapping[str, Any]) -> str:
+        if node["variant"] is None:
+            return _("in the holdout group of experiment %(key)s") % {
+                "key": node["experiment"]
+            }
+        return _("in variant %(variant)s of experiment %(key)s") % {
+            "variant": node["variant"],
+            "key": node["experiment"],
+        }
+
+    def dependencies(self, node: Mapping[str, Any]) -> Dependencies:
+        return Dependencies(sources=frozenset({"experiment"}))
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "type": {"const": self.name},
+                "experiment": {"type": "string"},
+                "variant": {"type": ["string", "null"]},
+            },
+            "required": ["type", "experiment", "variant"],
+            "additionalProperties": False,
+        }
+
+
 BUILTIN_TYPES = (
     ProfileCondition(),
     AggregateCondition(),
@@ -918,6 +1010,7 @@ BUILTIN_TYPES = (
     PredictionCondition(),
     ConsentCondition(),
     SegmentCondition(),
+    ExperimentCondition(),
 )
 
 for _type in BUILTIN_TYPES:

@@ -1,8 +1,9 @@
 """Run the main job of the demo on the CDNOW purchase history.
 
 Seeds the catalog and a staff user, imports the history, scores RFM, installs the
-default segments and journey recipes, runs the journeys up to the last date in the
-data, and prints a summary. Running it again changes no count.
+default segments, the journey recipes and the shop's personalisation, runs the
+journeys up to the last date in the data, and prints a summary. Running it again
+changes no count.
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ class Command(BaseCommand):
         self._step("Scoring RFM")
         call_command("omnichannel_score_rfm", stdout=self.stdout)
 
-        for name in ("omnichannel_install_segments", "omnichannel_install_recipes"):
+        for name in (
+            "omnichannel_install_segments",
+            "omnichannel_install_recipes",
+            "seed_personalisation",
+        ):
             if name in commands:
                 self._step(name.replace("omnichannel_", "").replace("_", " ").title())
                 call_command(name, stdout=self.stdout)
