@@ -26,5 +26,6 @@ urlpatterns: list = [
     path("", include("omnichannel.channels.urls")),
     path("", include("omnichannel.segments.urls")),
     path("", include("omnichannel.conversations.urls")),
+    path("", include("omnichannel.ops.urls")),
     path("api/", include(api_urlpatterns)),
 ]

@@ -19,6 +19,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from omnichannel.ops import metrics
 from omnichannel.profiles import signals
 from omnichannel.profiles.aggregates import AGGREGATE_EVENTS, recompute_aggregates
 from omnichannel.profiles.models import Event, Identity, Profile
@@ -120,6 +121,8 @@ def _store(items: Sequence[EventInput]) -> BatchOutcome:
             )
         )
     outcome.events = Event.objects.bulk_create(events, batch_size=1000)
+    stored = len(outcome.events)
+    transaction.on_commit(lambda: metrics.count_events(stored))
     _touch_profiles(outcome)
     if signals.event_tracked.has_listeners(Event):
         missing = profile_ids - set(outcome.profiles)
