@@ -1,0 +1,17 @@
+"""Import the Celery tasks of every domain.
+
+Celery's ``autodiscover_tasks()`` looks for a ``tasks`` module in each installed
+app; this one makes a worker register the tasks of all of the app's domains.
+"""
+
+from omnichannel.audiences import tasks as audiences  # noqa: F401
+from omnichannel.channels import tasks as channels  # noqa: F401
+from omnichannel.conversations import tasks as conversations  # noqa: F401
+from omnichannel.experiments import tasks as experiments  # noqa: F401
+from omnichannel.integrations import tasks as integrations  # noqa: F401
+from omnichannel.journeys import tasks as journeys  # noqa: F401
+from omnichannel.offers import tasks as offers  # noqa: F401
+from omnichannel.ops import tasks as ops  # noqa: F401
+from omnichannel.predictions import tasks as predictions  # noqa: F401
+from omnichannel.profiles import tasks as profiles  # noqa: F401
+from omnichannel.segments import tasks as segments  # noqa: F401
