@@ -43,4 +43,12 @@ def beat_schedule(
         "task": HEARTBEAT_TASK,
         "schedule": heartbeat_every.total_seconds(),
     }
+    # A tick, sweep or heartbeat still queued when the next one is due is dropped
+    # by the worker, so a busy queue does not pile up copies of periodic work.
+    for key, every in (
+        ("omnichannel-journeys-tick", tick_every),
+        ("omnichannel-outbox-sweep", sweep_every),
+        ("omnichannel-heartbeat", heartbeat_every),
+    ):
+        entries[key]["options"] = {"expires": every.total_seconds()}
     return entries

@@ -34,7 +34,7 @@ CELERY_TASK_ROUTES = task_routes()
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat_schedule(
     tick_every=timedelta(seconds=1),
-    sweep_every=timedelta(seconds=2),
+    sweep_every=timedelta(seconds=5),
     heartbeat_every=timedelta(seconds=1),
 )
 CELERY_TIMEZONE = "UTC"
@@ -45,7 +45,7 @@ OMNICHANNEL = {
         "onsite": {"BACKEND": "tests.integration.workers.recording.RecordingBackend"}
     },
     "SEND_PAUSES": [],
-    "DELIVERY_PENDING_GRACE": timedelta(seconds=10),
+    "DELIVERY_PENDING_GRACE": timedelta(seconds=30),
     "DELIVERY_SENDING_TIMEOUT": timedelta(seconds=4),
     "ENGINE_BATCH_SIZE": 100,
 }

@@ -8,12 +8,15 @@ every delivery is ``sent`` and reached the provider exactly once.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import psycopg
 
 from tests.integration.workers import harness
 from tests.integration.workers.harness import counts, wait_until
+
+ENROLLMENTS = int(os.environ.get("OMNICHANNEL_IT_ENROLLMENTS", "10000"))
 
 
 def seed(cluster, count):
@@ -28,6 +31,11 @@ def health(cluster):
         ["-m", "tests.integration.workers.scenario", "health"], cluster.env()
     )
     return json.loads(output.strip().splitlines()[-1])
+
+
+def heartbeat_count(db_url):
+    with psycopg.connect(db_url) as connection:
+        return connection.execute("SELECT count(*) FROM omnichannel_heartbeat").fetchone()[0]
 
 
 def wait_all_sent(cluster, count, timeout):
@@ -55,26 +63,41 @@ def assert_sent_exactly_once(figures, count):
 
 
 def test_worker_killed_mid_batch_sends_each_once(database, shared_broker, make_cluster):
-    count = 10_000
+    # Issue size: 10,000. The time limits allow 50 ms of wall time per enrollment,
+    # as on a busy two-core machine.
+    count = ENROLLMENTS
+    limit = 60 + count * 0.05
     cluster = make_cluster(database, shared_broker)
     seed(cluster, count)
     cluster.start_worker("w1")
     cluster.start_worker("w2")
     cluster.start_beat()
 
+    # First while ticks advance enrollments and write Delivery rows ...
     wait_until(
-        lambda: counts(database).get("delivery_sent", 0) >= count // 5,
-        timeout=120,
-        what="a fifth of the deliveries sent",
+        lambda: counts(database)["deliveries"] >= count // 5,
+        timeout=limit,
+        what="a fifth of the Delivery rows written",
         describe=lambda: f"{counts(database)}\n{cluster.logs()}",
     )
-    before_kill = counts(database)
+    during_ticks = counts(database)
     cluster.kill("w1")
     cluster.start_worker("w1")
 
-    figures = wait_all_sent(cluster, count, timeout=240)
-    assert before_kill["active_enrollments"] > 0, "the kill came after the last batch"
-    assert before_kill["delivery_sent"] < count
+    # ... then while workers dispatch them.
+    wait_until(
+        lambda: counts(database).get("delivery_sent", 0) >= count // 5,
+        timeout=limit,
+        what="a fifth of the deliveries sent",
+        describe=lambda: f"{counts(database)}\n{cluster.logs()}",
+    )
+    during_sends = counts(database)
+    cluster.kill("w1")
+    cluster.start_worker("w1")
+
+    figures = wait_all_sent(cluster, count, timeout=limit)
+    assert during_ticks["active_enrollments"] > 0, "the kill came after the ticks"
+    assert during_sends["delivery_sent"] < count, "the kill came after the sends"
     assert_sent_exactly_once(figures, count)
 
 
@@ -95,12 +118,14 @@ def test_beat_installs_tick_and_runs_it(database, shared_broker, make_cluster):
         )
     assert tasks["omnichannel-journeys-tick"] == "omnichannel.journeys.tick"
     assert tasks["omnichannel-heartbeat"] == "omnichannel.ops.heartbeat"
-    report = wait_until(
-        lambda: (report := health(cluster))["status"] == "ok" and report,
+    wait_until(
+        lambda: heartbeat_count(database),
         timeout=30,
-        what="a healthy report",
-        describe=lambda: json.dumps(health(cluster)),
+        what="the heartbeat task to run",
+        describe=cluster.logs,
     )
+    report = health(cluster)
+    assert report["status"] == "ok", report
     assert report["checks"]["beat"]["status"] == "ok"
     assert report["checks"]["broker"]["status"] == "ok"
     assert report["checks"]["engine"]["due_enrollments"] == 0
