@@ -46,7 +46,10 @@ def test_health_staff_gets_details(staff_client):
     assert body["status"] == "ok"
     assert body["failed"] == []
     assert body["checks"]["database"]["status"] == "ok"
-    assert body["checks"]["broker"] == {"status": "skipped", "reason": "task_always_eager"}
+    assert body["checks"]["broker"] == {
+        "status": "skipped",
+        "reason": "task_always_eager",
+    }
     assert body["checks"]["beat"]["status"] == "skipped"
     assert body["checks"]["engine"]["due_enrollments"] == 0
 

@@ -46,7 +46,9 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
     }
     environment.update(env, DJANGO_SETTINGS_MODULE="example_project.settings")
     # The checkout's own omnichannel package, not an installed copy.
-    environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT_DIR), str(PROJECT_DIR.parent)])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(PROJECT_DIR), str(PROJECT_DIR.parent)]
+    )
     return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS],
         env=environment,

@@ -291,7 +291,9 @@ def wait_until(
             return value
         if time.monotonic() > deadline:
             detail = describe() if describe else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}. {detail}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}. {detail}"
+            )
         time.sleep(interval)
 
 

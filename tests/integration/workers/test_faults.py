@@ -35,7 +35,9 @@ def health(cluster):
 
 def heartbeat_count(db_url):
     with psycopg.connect(db_url) as connection:
-        return connection.execute("SELECT count(*) FROM omnichannel_heartbeat").fetchone()[0]
+        return connection.execute(
+            "SELECT count(*) FROM omnichannel_heartbeat"
+        ).fetchone()[0]
 
 
 def wait_all_sent(cluster, count, timeout):
@@ -112,8 +114,7 @@ def test_beat_installs_tick_and_runs_it(database, shared_broker, make_cluster):
     with psycopg.connect(database) as connection:
         tasks = dict(
             connection.execute(
-                "SELECT name, task FROM django_celery_beat_periodictask "
-                "WHERE enabled"
+                "SELECT name, task FROM django_celery_beat_periodictask WHERE enabled"
             ).fetchall()
         )
     assert tasks["omnichannel-journeys-tick"] == "omnichannel.journeys.tick"
@@ -154,9 +155,7 @@ def test_broker_restart_loses_no_delivery(database, own_redis, make_cluster):
     assert_sent_exactly_once(figures, count)
 
 
-def test_database_connection_dropped_during_send(
-    database, shared_broker, make_cluster
-):
+def test_database_connection_dropped_during_send(database, shared_broker, make_cluster):
     count = 20
     cluster = make_cluster(database, shared_broker, OMNICHANNEL_IT_SEND_DELAY="0.5")
     seed(cluster, count)
