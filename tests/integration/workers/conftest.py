@@ -25,8 +25,8 @@ def pytest_collection_modifyitems(config, items):
         if not ENABLED:
             item.add_marker(
                 pytest.mark.skip(
-                    reason="worker integration tests run with OMNICHANNEL_INTEGRATION=1 "
-                    "(make test-integration)"
+                    reason="worker integration tests run with "
+                    "OMNICHANNEL_INTEGRATION=1 (make test-integration)"
                 )
             )
 
