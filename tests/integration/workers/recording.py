@@ -46,7 +46,8 @@ class RecordingBackend(BaseBackend):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {TABLE} (delivery_id, worker_pid) VALUES (%s, %s) "
-                f"ON CONFLICT (delivery_id) DO UPDATE SET repeats = {TABLE}.repeats + 1",
+                "ON CONFLICT (delivery_id) "
+                f"DO UPDATE SET repeats = {TABLE}.repeats + 1",
                 [message.delivery_id, os.getpid()],
             )
         return SendResult(provider_message_id=f"recorded-{message.delivery_id}")
