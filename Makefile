@@ -51,7 +51,7 @@ test: $(VENV)/.installed browser-deps
 	@if $(PY) -c "import psycopg, redis; psycopg.connect('$(DATABASE_URL_PG)', connect_timeout=3).close(); redis.Redis.from_url('$(REDIS_URL_IT)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
 		$(MAKE) test-integration; \
 	else \
-		echo "PostgreSQL or Redis does not answer; skipping the worker integration tests"; \
+		echo "PostgreSQL or Redis does not respond; skipping the worker integration tests"; \
 	fi
 
 test-sqlite: $(VENV)/.installed

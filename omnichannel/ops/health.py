@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from omnichannel.conf import app_settings
@@ -43,17 +43,14 @@ def backlog(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     due = Enrollment.objects.filter(
         status=Enrollment.Status.ACTIVE, next_run_at__lte=now
-    ).aggregate(oldest=Min("next_run_at"))
-    due_count = Enrollment.objects.filter(
-        status=Enrollment.Status.ACTIVE, next_run_at__lte=now
-    ).count()
+    ).aggregate(oldest=Min("next_run_at"), count=Count("pk"))
     beat_at = (
         Heartbeat.objects.filter(name=BEAT_HEARTBEAT)
         .values_list("beat_at", flat=True)
         .first()
     )
     return {
-        "due_enrollments": due_count,
+        "due_enrollments": due["count"],
         "oldest_due_enrollment_age_seconds": _age(due["oldest"], now),
         "due_deliveries": due_deliveries(now).count(),
         "sending_deliveries": Delivery.objects.filter(

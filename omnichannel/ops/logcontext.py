@@ -1,9 +1,9 @@
 """Ids of the profile, journey, enrollment and delivery at hand, on every log record.
 
 The engine and the outbox wrap their work in ``log_ids(...)``. ``LogIdsFilter`` copies
-the ids of the innermost block onto each record as attributes (``profile_id``,
-``journey_id``, ``enrollment_id``, ``delivery_id``, ``step``), so any formatter can
-print them; ``JSONFormatter`` writes one JSON object per line with them. A value
+the ids of the innermost block onto each record as the attributes ``profile_id``,
+``journey_id``, ``enrollment_id``, ``delivery_id`` and ``step``, so any formatter can
+print them. ``JSONFormatter`` writes one JSON object per line with them. A value
 passed in ``extra=`` wins over the block's.
 """
 

@@ -1,7 +1,7 @@
 """The health and metrics endpoints.
 
-``health/`` answers every caller with the overall status (HTTP 200 when healthy,
-503 when a check fails), so a load balancer needs no secret. The details of each
+``health/`` returns the overall status to every caller (HTTP 200 when healthy, 503
+when a check fails), so a load balancer needs no secret. The details of each
 check, and ``metrics/``, need a staff session or the header
 ``Authorization: Bearer <MONITORING_TOKEN>``.
 """

@@ -2,7 +2,7 @@
 test, a flushed Redis database and the processes, all stopped afterwards.
 
 The tests run when ``OMNICHANNEL_INTEGRATION=1`` is set (``make
-test-integration``) and PostgreSQL and Redis answer on 127.0.0.1.
+test-integration``) and PostgreSQL and Redis respond on 127.0.0.1.
 """
 
 from __future__ import annotations

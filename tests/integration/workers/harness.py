@@ -36,7 +36,7 @@ OWN_REDIS_PORT = int(os.environ.get("OMNICHANNEL_IT_OWN_REDIS_PORT", "6390"))
 
 
 def postgres_problem() -> str | None:
-    """Return why PostgreSQL cannot be used, or None when it answers."""
+    """Return why PostgreSQL cannot be used, or None when it responds."""
     try:
         import psycopg
     except ImportError:
@@ -44,18 +44,18 @@ def postgres_problem() -> str | None:
     try:
         psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
     except psycopg.Error as error:
-        return f"PostgreSQL does not answer at {POSTGRES_URL}: {error}"
+        return f"PostgreSQL does not respond at {POSTGRES_URL}: {error}"
     return None
 
 
 def redis_problem() -> str | None:
-    """Return why the shared Redis cannot be used, or None when it answers."""
+    """Return why the shared Redis cannot be used, or None when it responds."""
     import redis
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
-        return f"Redis does not answer at {REDIS_URL}: {error}"
+        return f"Redis does not respond at {REDIS_URL}: {error}"
     if shutil.which("redis-server") is None:
         return "redis-server is not on PATH (the broker restart test starts its own)"
     return None
