@@ -332,7 +332,7 @@ def _dispatch(delivery_id: int) -> Delivery:
             .select_related("profile", "template")
             .get(pk=delivery_id)
         )
-        bind_log_ids(profile_id=delivery.profile_id)
+        bind_log_ids(profile_id=delivery.profile_id, step=delivery.step_key or None)
         if not _is_due(delivery, now):
             return delivery
         backend = get_backend(delivery.channel)

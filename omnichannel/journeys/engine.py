@@ -38,7 +38,7 @@ from omnichannel.journeys.models import (
     TriggerType,
 )
 from omnichannel.ops import metrics
-from omnichannel.ops.logcontext import log_ids
+from omnichannel.ops.logcontext import bind_log_ids, log_ids
 from omnichannel.profiles.models import Event, Profile
 
 logger = logging.getLogger(__name__)
@@ -396,6 +396,7 @@ def advance(enrollment: Enrollment, now: datetime) -> list[str]:
     for _ in range(MAX_STEPS_PER_ADVANCE):
         key = enrollment.current_step
         step = graph["steps"][key]
+        bind_log_ids(step=key)
         result = steps.execute(step, key, enrollment, now)
         executed.append(step.get("type", ""))
         if result.wait_until is not None:

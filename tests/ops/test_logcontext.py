@@ -116,5 +116,6 @@ def test_engine_logs_carry_ids(on_commit, capture):
     assert missing[0].enrollment_id == enrollment.pk
     assert missing[0].journey_id == journey.pk
     assert missing[0].profile_id == profile.pk
+    assert missing[0].step == "send"
     entered = [r for r in capture.records if "entered journey" in r.getMessage()]
     assert entered[0].enrollment_id == enrollment.pk
