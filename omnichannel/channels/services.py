@@ -526,14 +526,16 @@ def cancel_delivery(delivery: Delivery, reason: str) -> Delivery:
 def due_deliveries(now: datetime | None = None) -> QuerySet[Delivery]:
     """Return the deliveries whose time has come and that no task is known to hold.
 
-    A pending row younger than ``DELIVERY_PENDING_GRACE`` is left to the task its
-    creator queued.
+    A pending row is left to the task its creator queued for
+    ``DELIVERY_PENDING_GRACE``, and for as long again after each time the sweep
+    queued it (``next_attempt_at`` of a pending row is when the sweep last did).
     """
     now = now or timezone.now()
-    grace = app_settings.DELIVERY_PENDING_GRACE
-    pending = Q(status=Status.PENDING, created_at__lte=now - grace) & ~Q(
-        scheduled_at__gt=now
+    cutoff = now - app_settings.DELIVERY_PENDING_GRACE
+    unclaimed = Q(next_attempt_at__isnull=True, created_at__lte=cutoff) | Q(
+        next_attempt_at__lte=cutoff
     )
+    pending = Q(status=Status.PENDING) & unclaimed & ~Q(scheduled_at__gt=now)
     deferred = Q(status=Status.DEFERRED, next_attempt_at__lte=now)
     return Delivery.objects.filter(pending | deferred)
 
@@ -549,6 +551,17 @@ def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]
         deferred.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
     )
     return ids[:limit]
+
+
+def mark_queued(ids: list[int], now: datetime | None = None) -> int:
+    """Record that the sweep queued these pending deliveries now; return the count.
+
+    ``due_deliveries`` then skips them for ``DELIVERY_PENDING_GRACE``, so a long
+    queue does not collect a copy of the same task at every sweep.
+    """
+    return Delivery.objects.filter(pk__in=ids, status=Status.PENDING).update(
+        next_attempt_at=now or timezone.now()
+    )
 
 
 def fail_interrupted(now: datetime | None = None) -> int:

@@ -33,6 +33,7 @@ def dispatch_due_deliveries(limit: int = 500) -> int:
     """
     services.fail_interrupted()
     ids = services.due_delivery_ids(limit=limit)
+    services.mark_queued(ids)
     for delivery_id in ids:
         dispatch_delivery_task.delay(delivery_id)
     if ids:

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -6,6 +7,7 @@ import time_machine
 from omnichannel.channels import services
 from omnichannel.channels.backends.locmem import LocmemBackend, outbox
 from omnichannel.channels.models import Delivery, MessageTemplate
+from omnichannel.channels.tasks import dispatch_due_deliveries
 from omnichannel.checks import check_settings
 from omnichannel.ops.routing import task_routes
 from omnichannel.ops.schedule import beat_schedule
@@ -156,3 +158,26 @@ def test_pending_grace_setting(settings, template):
     }
     assert services.due_delivery_ids(created + timedelta(seconds=4)) == []
     assert services.due_delivery_ids(created + timedelta(seconds=6)) == [delivery.pk]
+
+
+@pytest.mark.django_db
+def test_sweep_queues_pending_once_per_grace(settings, template):
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "DELIVERY_PENDING_GRACE": timedelta(minutes=1),
+    }
+    delivery, _ = services.create_delivery(
+        ProfileFactory(), "sms", template, dedupe_key="k4"
+    )
+    start = delivery.created_at
+    # The queued tasks are dropped, as a broker restart would drop them.
+    lost_tasks = mock.patch("omnichannel.channels.tasks.dispatch_delivery_task.delay")
+
+    with lost_tasks, time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert dispatch_due_deliveries() == 1
+        assert dispatch_due_deliveries() == 0
+    with lost_tasks, time_machine.travel(start + timedelta(minutes=3, seconds=1)):
+        assert dispatch_due_deliveries() == 1
+
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
