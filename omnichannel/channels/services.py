@@ -530,6 +530,8 @@ def due_deliveries(now: datetime | None = None) -> QuerySet[Delivery]:
     ``DELIVERY_PENDING_GRACE``, and for as long again after each time the sweep
     queued it (``next_attempt_at`` of a pending row is when the sweep last did).
     """
+    # NOTE: a row waiting behind a backlog longer than the grace is queued again once
+    # per grace period; the copies do nothing but cost a task each.
     now = now or timezone.now()
     cutoff = now - app_settings.DELIVERY_PENDING_GRACE
     unclaimed = Q(next_attempt_at__isnull=True, created_at__lte=cutoff) | Q(
