@@ -121,8 +121,7 @@ def _store(items: Sequence[EventInput]) -> BatchOutcome:
             )
         )
     outcome.events = Event.objects.bulk_create(events, batch_size=1000)
-    stored = len(outcome.events)
-    transaction.on_commit(lambda: metrics.count_events(stored))
+    metrics.count_events(len(outcome.events))
     _touch_profiles(outcome)
     if signals.event_tracked.has_listeners(Event):
         missing = profile_ids - set(outcome.profiles)

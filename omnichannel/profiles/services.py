@@ -583,7 +583,7 @@ def track(
             return earlier
         _touch_profile(profile, event)
         signals.event_tracked.send(sender=Event, event=event, profile=profile)
-        transaction.on_commit(lambda: metrics.count_events(1))
+        metrics.count_events(1)
     return event
 
 
