@@ -8,7 +8,12 @@ OMNICHANNEL_DEMO_SERVE ?= 1
 DEMO_STAFF_USER ?= admin
 DEMO_STAFF_PASSWORD ?= omnichannel-demo
 
-.PHONY: demo test test-sqlite test-postgres test-oscar bench lint browser-deps clean
+REDIS_URL_IT ?= redis://127.0.0.1:6379/5
+WORKER_QUEUES ?= omnichannel-send,omnichannel-segments,omnichannel-models,celery
+WORKER_CONCURRENCY ?= 2
+PRODUCTION := cd example_project && OMNICHANNEL_MODE=production
+
+.PHONY: demo test test-sqlite test-postgres test-oscar test-integration bench lint browser-deps clean worker beat web
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +48,11 @@ test: $(VENV)/.installed browser-deps
 	else \
 		echo "PostgreSQL does not answer at $(DATABASE_URL_PG); skipping the PostgreSQL run"; \
 	fi
+	@if $(PY) -c "import psycopg, redis; psycopg.connect('$(DATABASE_URL_PG)', connect_timeout=3).close(); redis.Redis.from_url('$(REDIS_URL_IT)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
+		$(MAKE) test-integration; \
+	else \
+		echo "PostgreSQL or Redis does not respond; skipping the worker integration tests"; \
+	fi
 
 test-sqlite: $(VENV)/.installed
 	$(PY) -m pytest -q
@@ -55,6 +65,25 @@ test-postgres: $(VENV)/.installed
 # DATABASE_URL is set.
 test-oscar: $(VENV)/.installed
 	$(PY) -m pytest -q --ds=tests.integration.oscar_settings tests/integration/oscar
+
+# Real celery worker and beat processes against PostgreSQL and Redis on 127.0.0.1,
+# with a worker killed, the broker restarted and a database connection dropped.
+test-integration: $(VENV)/.installed
+	OMNICHANNEL_INTEGRATION=1 OMNICHANNEL_IT_REDIS_URL=$(REDIS_URL_IT) \
+		$(PY) -m pytest -q tests/integration/workers
+
+# Production processes of the example shop (see Procfile and docs/production.md).
+# DATABASE_URL and CELERY_BROKER_URL come from the environment.
+worker: $(VENV)/.installed
+	$(PRODUCTION) ../$(VENV)/bin/celery -A example_project worker -Q $(WORKER_QUEUES) \
+		-c $(WORKER_CONCURRENCY) -O fair --without-gossip --without-mingle -l INFO
+
+beat: $(VENV)/.installed
+	$(PRODUCTION) ../$(VENV)/bin/celery -A example_project beat -l INFO \
+		--scheduler django_celery_beat.schedulers:DatabaseScheduler
+
+web: $(VENV)/.installed
+	$(PRODUCTION) ../$(VENV)/bin/gunicorn example_project.wsgi --bind 127.0.0.1:8000 --workers 3
 
 bench: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m benchmarks

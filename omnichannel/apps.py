@@ -16,6 +16,8 @@ class OmnichannelConfig(AppConfig):
 
         # Imported so that a Celery worker registers the abandoned-cart task.
         from omnichannel.integrations import tasks as integration_tasks  # noqa: F401
+        from omnichannel.ops import receivers as ops_receivers  # noqa: F401
+        from omnichannel.ops import tasks as ops_tasks  # noqa: F401
         from omnichannel.personalisation import receivers as personalisation_receivers
 
         registry.connect_adapters()

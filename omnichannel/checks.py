@@ -56,6 +56,44 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += check_conversation_settings()
     errors += check_assistant_settings()
     errors += _check_schema_class()
+    errors += _check_monitoring()
+    return errors
+
+
+HEALTH_LIMITS = (
+    "HEALTH_HEARTBEAT_MAX_AGE",
+    "HEALTH_MAX_DUE_AGE",
+    "HEALTH_BROKER_TIMEOUT",
+)
+MIN_MONITORING_TOKEN_LENGTH = 32
+
+
+def _check_monitoring() -> list[Any]:
+    errors = []
+    token = app_settings.MONITORING_TOKEN
+    if token is not None and (
+        not isinstance(token, str) or len(token) < MIN_MONITORING_TOKEN_LENGTH
+    ):
+        errors.append(
+            Error(
+                "OMNICHANNEL['MONITORING_TOKEN'] must be None or a string of at "
+                f"least {MIN_MONITORING_TOKEN_LENGTH} characters.",
+                hint="Generate one with python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))', or set None to allow staff "
+                "sessions only.",
+                id="omnichannel.E120",
+            )
+        )
+    for name in HEALTH_LIMITS:
+        value = getattr(app_settings, name)
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(
+                Error(
+                    f"OMNICHANNEL[{name!r}] = {value!r} is not a positive timedelta.",
+                    hint=f"Use a datetime.timedelta (default {DEFAULTS[name]!r}).",
+                    id="omnichannel.E121",
+                )
+            )
     return errors
 
 
@@ -209,6 +247,7 @@ TIMEDELTA_SETTINGS = (
     "DELIVERY_RETRY_DELAY",
     "DELIVERY_RETRY_MAX_DELAY",
     "DELIVERY_SENDING_TIMEOUT",
+    "DELIVERY_PENDING_GRACE",
 )
 
 

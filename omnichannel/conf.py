@@ -128,6 +128,9 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_RETRY_MAX_DELAY": timedelta(hours=6),
     # A delivery left in "sending" this long (a worker died mid-send) is failed.
     "DELIVERY_SENDING_TIMEOUT": timedelta(minutes=15),
+    # A pending delivery younger than this is left to the task queued when it was
+    # created; older ones are queued again by the outbox sweep.
+    "DELIVERY_PENDING_GRACE": timedelta(minutes=1),
     # Recommendations in messages.
     "RECOMMENDER": "omnichannel.channels.recommendations.EventLogRecommender",
     "RECOMMENDATION_WINDOW": timedelta(days=90),
@@ -204,6 +207,12 @@ DEFAULTS: dict[str, Any] = {
     # values of omnichannel.assistant.settings.ASSISTANT_DEFAULTS; with no
     # BASE_URL every feature works without a model.
     "ASSISTANT": {},
+    # Operations: the bearer token that unlocks health details and /metrics (None:
+    # staff sessions only), and the limits beyond which the health check fails.
+    "MONITORING_TOKEN": None,
+    "HEALTH_HEARTBEAT_MAX_AGE": timedelta(minutes=2),
+    "HEALTH_MAX_DUE_AGE": timedelta(minutes=5),
+    "HEALTH_BROKER_TIMEOUT": timedelta(seconds=2),
 }
 
 

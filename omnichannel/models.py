@@ -9,6 +9,7 @@ from omnichannel.conversations.models import *  # noqa: F401,F403
 from omnichannel.experiments.models import *  # noqa: F401,F403
 from omnichannel.journeys.models import *  # noqa: F401,F403
 from omnichannel.offers.models import *  # noqa: F401,F403
+from omnichannel.ops.models import *  # noqa: F401,F403
 from omnichannel.personalisation.models import *  # noqa: F401,F403
 from omnichannel.predictions.models import *  # noqa: F401,F403
 from omnichannel.profiles.models import *  # noqa: F401,F403

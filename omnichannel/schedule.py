@@ -85,7 +85,7 @@ def beat_schedule(options: Mapping[str, Any] | None = None) -> dict[str, dict]:
     from omnichannel.audiences.schedule import beat_schedule as audiences
     from omnichannel.conf import DEFAULTS
     from omnichannel.integrations.tasks import beat_schedule as abandoned_carts
-    from omnichannel.journeys.tasks import beat_schedule as journeys
+    from omnichannel.ops.schedule import beat_schedule as engine
 
     if options is None:
         from django.conf import settings
@@ -96,7 +96,8 @@ def beat_schedule(options: Mapping[str, Any] | None = None) -> dict[str, dict]:
         "PREDICTIONS_SCORE_SCHEDULE", DEFAULTS["PREDICTIONS_SCORE_SCHEDULE"]
     )
     return {
-        **journeys(),
+        # The journey tick and date triggers, the outbox sweep and the heartbeat.
+        **engine(),
         **abandoned_carts(),
         "omnichannel-event-retention": RETENTION_ENTRY,
         **audiences(),

@@ -12,6 +12,7 @@ from omnichannel.experiments import tasks as experiments  # noqa: F401
 from omnichannel.integrations import tasks as integrations  # noqa: F401
 from omnichannel.journeys import tasks as journeys  # noqa: F401
 from omnichannel.offers import tasks as offers  # noqa: F401
+from omnichannel.ops import tasks as ops  # noqa: F401
 from omnichannel.predictions import tasks as predictions  # noqa: F401
 from omnichannel.profiles import tasks as profiles  # noqa: F401
 from omnichannel.segments import tasks as segments  # noqa: F401

@@ -28,5 +28,6 @@ urlpatterns: list = [
     path("", include("omnichannel.segments.urls")),
     path("", include("omnichannel.conversations.urls")),
     path("", include("omnichannel.personalisation.urls")),
+    path("", include("omnichannel.ops.urls")),
     path("api/", include(api_urlpatterns)),
 ]

@@ -4,8 +4,10 @@ OMNICHANNEL_MODE selects how background work runs:
 
 - ``embedded`` (default): Celery runs every task inline (``task_always_eager``), so
   the shop needs no broker, and email goes to the console.
-- ``production``: tasks go to the broker in CELERY_BROKER_URL, and celery beat reads
-  its schedule from the database (django-celery-beat).
+- ``production``: PostgreSQL (DATABASE_URL), tasks go to the broker in
+  CELERY_BROKER_URL on three queues (sending, segment work, model work), celery
+  beat reads its schedule from the database (django-celery-beat), and logs are
+  JSON lines with the ids involved. See docs/production.md and the Procfile.
 
 The ``omnichannel`` app, its URLs, middleware and context processor are added only when
 their modules can be imported, so the shop also runs on its own.
@@ -62,6 +64,7 @@ if OMNICHANNEL_MODE not in {"embedded", "production"}:
 EMBEDDED = OMNICHANNEL_MODE == "embedded"
 
 HAS_OMNICHANNEL = module_exists("omnichannel.apps")
+HAS_OMNICHANNEL_OPS = module_exists("omnichannel.ops.schedule")
 
 SECRET_KEY = os.environ.get(
     "SECRET_KEY",
@@ -130,10 +133,16 @@ ASGI_APPLICATION = "example_project.asgi.application"
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0" if EMBEDDED else "60")),
         conn_health_checks=True,
     )
 }
+if not EMBEDDED and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured(
+        "OMNICHANNEL_MODE=production needs PostgreSQL, because workers on several "
+        "processes claim due work with SELECT ... FOR UPDATE SKIP LOCKED. Set "
+        "DATABASE_URL=postgres://USER@HOST:5432/NAME."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two checkouts
     # cannot both read a single-use discount code as unused under runserver threads.
@@ -185,6 +194,18 @@ if EMBEDDED:
 else:
     CELERY_TASK_ALWAYS_EAGER = False
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    # One message per worker process at a time, acknowledged after the task ran:
+    # a task of a worker that dies goes back to the queue instead of being lost.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_TASK_ACKS_LATE = True
+    CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+    if HAS_OMNICHANNEL_OPS:
+        from omnichannel.ops.routing import task_routes
+
+        # omnichannel-send, omnichannel-segments and omnichannel-models; the shop's
+        # own tasks stay on the default "celery" queue.
+        CELERY_TASK_ROUTES = task_routes()
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {"TITLE": "Example shop API", "VERSION": "0.1.0"}
@@ -195,6 +216,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+if not EMBEDDED and HAS_OMNICHANNEL_OPS:
+    # One JSON object per line, with profile_id, journey_id, enrollment_id,
+    # delivery_id and step whenever the engine or the outbox logs.
+    LOGGING["filters"] = {"ids": {"()": "omnichannel.ops.logcontext.LogIdsFilter"}}
+    LOGGING["formatters"] = {"json": {"()": "omnichannel.ops.logcontext.JSONFormatter"}}
+    LOGGING["handlers"]["console"].update(filters=["ids"], formatter="json")
 
 # The shop's own prices: a flat shipping fee, waived from a basket value upwards.
 SHOP_SHIPPING_FEE = Decimal(os.environ.get("SHOP_SHIPPING_FEE", "4.90"))
@@ -226,4 +253,14 @@ OMNICHANNEL = {
         "MODEL": os.environ.get("OMNICHANNEL_MODEL", "llama3.1") if MODEL_URL else "",
         "BRAND_VOICE": "Friendly, brief and plain, with no exclamation marks.",
     },
+    # Unlocks the health details and /omnichannel/metrics/ for a monitor that
+    # sends "Authorization: Bearer <token>"; staff sessions need none.
+    "MONITORING_TOKEN": os.environ.get("OMNICHANNEL_MONITORING_TOKEN") or None,
 }
+
+if not EMBEDDED and HAS_OMNICHANNEL_OPS:
+    from omnichannel.schedule import beat_schedule
+
+    # Every periodic task of the app: the journey tick, the outbox sweep, the
+    # heartbeat, segment rebuilds, predictions, audience syncs and the rest.
+    CELERY_BEAT_SCHEDULE = beat_schedule(OMNICHANNEL)

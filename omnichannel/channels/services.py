@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from omnichannel.channels import links
@@ -38,6 +39,7 @@ from omnichannel.exceptions import (
     ProviderError,
     RenderError,
 )
+from omnichannel.ops.logcontext import bind_log_ids, log_ids
 from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import track
 
@@ -45,8 +47,6 @@ logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
 DUE_STATUSES = (Status.PENDING, Status.DEFERRED)
-# A pending row younger than this is left to the code that created it.
-PENDING_GRACE = timedelta(minutes=1)
 MAX_ERROR_LENGTH = 500
 
 
@@ -320,6 +320,11 @@ def dispatch_delivery(delivery_id: int) -> Delivery:
     after the transaction commits, so inside an outer transaction the row is
     returned in ``sending`` state.
     """
+    with log_ids(delivery_id=delivery_id):
+        return _dispatch(delivery_id)
+
+
+def _dispatch(delivery_id: int) -> Delivery:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
@@ -327,6 +332,7 @@ def dispatch_delivery(delivery_id: int) -> Delivery:
             .select_related("profile", "template")
             .get(pk=delivery_id)
         )
+        bind_log_ids(profile_id=delivery.profile_id, step=delivery.step_key or None)
         if not _is_due(delivery, now):
             return delivery
         backend = get_backend(delivery.channel)
@@ -517,13 +523,31 @@ def cancel_delivery(delivery: Delivery, reason: str) -> Delivery:
     return locked
 
 
+def due_deliveries(now: datetime | None = None) -> QuerySet[Delivery]:
+    """Return the deliveries whose time has come and that no task is known to hold.
+
+    A pending row is left to the task its creator queued for
+    ``DELIVERY_PENDING_GRACE``, and for as long again after each time the sweep
+    queued it (``next_attempt_at`` of a pending row is when the sweep last did).
+    """
+    # NOTE: a row waiting behind a backlog longer than the grace is queued again once
+    # per grace period; the copies do nothing but cost a task each.
+    now = now or timezone.now()
+    cutoff = now - app_settings.DELIVERY_PENDING_GRACE
+    unclaimed = Q(next_attempt_at__isnull=True, created_at__lte=cutoff) | Q(
+        next_attempt_at__lte=cutoff
+    )
+    pending = Q(status=Status.PENDING) & unclaimed & ~Q(scheduled_at__gt=now)
+    deferred = Q(status=Status.DEFERRED, next_attempt_at__lte=now)
+    return Delivery.objects.filter(pending | deferred)
+
+
 def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
     """Return ids of deliveries whose time has come, oldest first."""
     now = now or timezone.now()
-    pending = Delivery.objects.filter(
-        status=Status.PENDING, created_at__lte=now - PENDING_GRACE
-    ).exclude(scheduled_at__gt=now)
-    deferred = Delivery.objects.filter(status=Status.DEFERRED, next_attempt_at__lte=now)
+    due = due_deliveries(now)
+    pending = due.filter(status=Status.PENDING)
+    deferred = due.filter(status=Status.DEFERRED)
     ids = list(pending.order_by("created_at").values_list("pk", flat=True)[:limit])
     ids += list(
         deferred.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
@@ -531,24 +555,53 @@ def due_delivery_ids(now: datetime | None = None, limit: int = 500) -> list[int]
     return ids[:limit]
 
 
-def fail_interrupted(now: datetime | None = None) -> int:
-    """Fail rows stuck in ``sending`` past ``DELIVERY_SENDING_TIMEOUT``.
+def mark_queued(ids: list[int], now: datetime | None = None) -> int:
+    """Record that the sweep queued these pending deliveries now; return the count.
 
-    Whether such a message reached the provider is unknown, so it is not sent
-    again: a duplicate is worse than a gap the team can see and resend.
+    ``due_deliveries`` then skips them for ``DELIVERY_PENDING_GRACE``, so a long
+    queue does not collect a copy of the same task at every sweep.
+    """
+    return Delivery.objects.filter(pk__in=ids, status=Status.PENDING).update(
+        next_attempt_at=now or timezone.now()
+    )
+
+
+def fail_interrupted(now: datetime | None = None) -> int:
+    """Resume or fail rows stuck in ``sending`` past ``DELIVERY_SENDING_TIMEOUT``;
+    return how many were handled.
+
+    Whether such a message reached the provider is unknown. When the channel's
+    backend is ``idempotent`` (its provider drops a second send of the same
+    delivery id) and attempts remain, the row is deferred to now and sent again.
+    Otherwise it is failed as ``interrupted`` and not sent again: a duplicate is
+    worse than a gap the team can see and resend.
     """
     now = now or timezone.now()
     cutoff = now - app_settings.DELIVERY_SENDING_TIMEOUT
-    count = 0
+    failed = resumed = 0
     for pk in Delivery.objects.filter(
         status=Status.SENDING, sending_started_at__lt=cutoff
     ).values_list("pk", flat=True):
-        with transaction.atomic():
+        with transaction.atomic(), log_ids(delivery_id=pk):
             delivery = _locked_sending(pk)
             if delivery is None:
                 continue
+            if (
+                get_backend(delivery.channel).idempotent
+                and delivery.attempts < app_settings.DELIVERY_MAX_ATTEMPTS
+            ):
+                _set_status(
+                    delivery, Status.DEFERRED, "interrupted", next_attempt_at=now
+                )
+                resumed += 1
+                continue
             _set_status(delivery, Status.FAILED, "interrupted")
-            count += 1
-    if count:
-        logger.warning("%d deliveries were interrupted while sending", count)
-    return count
+            failed += 1
+    if failed:
+        logger.warning("%d deliveries were interrupted while sending", failed)
+    if resumed:
+        logger.warning(
+            "%d deliveries were interrupted while sending; sending them again",
+            resumed,
+        )
+    return failed + resumed

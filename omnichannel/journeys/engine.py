@@ -38,6 +38,8 @@ from omnichannel.journeys.models import (
     StepRun,
     TriggerType,
 )
+from omnichannel.ops import metrics
+from omnichannel.ops.logcontext import bind_log_ids, log_ids
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.profiles.services import load_profiles
 
@@ -116,6 +118,11 @@ def enroll(
         profile.pk,
         journey.pk,
         enrollment.pk,
+        extra={
+            "profile_id": profile.pk,
+            "journey_id": journey.pk,
+            "enrollment_id": enrollment.pk,
+        },
     )
     signals.enrollment_started.send(sender=Enrollment, enrollment=enrollment)
     return enrollment
@@ -375,8 +382,16 @@ def _push_if_stuck(enrollment: Enrollment, now: datetime) -> None:
 
 def _advance_safely(enrollment: Enrollment, now: datetime) -> None:
     try:
-        with transaction.atomic():
-            advance(enrollment, now)
+        with (
+            log_ids(
+                profile_id=enrollment.profile_id,
+                journey_id=enrollment.journey_id,
+                enrollment_id=enrollment.pk,
+            ),
+            transaction.atomic(),
+        ):
+            executed = advance(enrollment, now)
+            transaction.on_commit(lambda: metrics.count_steps(executed))
     except Exception:
         logger.exception(
             "enrollment %s of journey %s failed at step %s",
@@ -392,40 +407,44 @@ def _advance_safely(enrollment: Enrollment, now: datetime) -> None:
         )
 
 
-def advance(enrollment: Enrollment, now: datetime) -> None:
-    """Execute steps of one enrollment until it waits or ends."""
+def advance(enrollment: Enrollment, now: datetime) -> list[str]:
+    """Execute steps of one enrollment until it waits or ends; return the types of
+    the steps executed."""
     from omnichannel.journeys import steps
 
+    executed: list[str] = []
     journey = enrollment.journey
     if journey.status == Journey.Status.PAUSED:
-        return
+        return executed
     if journey.status == Journey.Status.ARCHIVED:
         finish(enrollment, Enrollment.Status.EXITED, "journey_archived", at=now)
-        return
+        return executed
     if (
         journey.goal.get("events")
         and Event.objects.filter(_goal_query(journey, enrollment, now)).exists()
     ):
         finish(enrollment, Enrollment.Status.CONVERTED, "goal_reached", at=now)
-        return
+        return executed
 
     graph = enrollment.version.graph
     for _ in range(MAX_STEPS_PER_ADVANCE):
         key = enrollment.current_step
         step = graph["steps"][key]
+        bind_log_ids(step=key)
         result = steps.execute(step, key, enrollment, now)
+        executed.append(step.get("type", ""))
         if result.wait_until is not None:
             enrollment.next_run_at = result.wait_until
             enrollment.save(update_fields=["next_run_at", "context", "updated_at"])
-            return
+            return executed
         if result.finish is not None:
             status, reason = result.finish
             enrollment.save(update_fields=["context", "updated_at"])
             finish(enrollment, status, reason, at=now)
-            return
+            return executed
         if not result.next_step:
             finish(enrollment, Enrollment.Status.COMPLETED, "completed", at=now)
-            return
+            return executed
         enrollment.current_step = result.next_step
         enrollment.step_entered_at = now
         enrollment.save(

@@ -25,7 +25,11 @@ def tick(batch_size: int | None = None, max_batches: int = 50) -> int:
     )
 
 
-@shared_task(name="omnichannel.journeys.date_triggers", acks_late=True)
+@shared_task(
+    name="omnichannel.journeys.date_triggers",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def date_triggers() -> int:
     """Enroll customers whose birthday or first-order anniversary is today."""
     return enroll_date_triggers(timezone.now())
@@ -81,15 +85,16 @@ def enroll_date_triggers(now: datetime) -> int:
     return enrolled
 
 
-def beat_schedule() -> dict[str, dict]:
-    """Return celery beat entries for the engine tick (every 30 seconds) and the
-    date triggers (hourly, so each time zone's morning is covered)."""
+def beat_schedule(tick_every: float = 30.0) -> dict[str, dict]:
+    """Return celery beat entries for the engine tick (every ``tick_every``
+    seconds) and the date triggers (hourly, so each time zone's morning is
+    covered)."""
     from celery.schedules import crontab
 
     return {
         "omnichannel-journeys-tick": {
             "task": "omnichannel.journeys.tick",
-            "schedule": 30.0,
+            "schedule": float(tick_every),
         },
         "omnichannel-journeys-date-triggers": {
             "task": "omnichannel.journeys.date_triggers",

@@ -22,6 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from omnichannel.ops import metrics
 from omnichannel.profiles import signals
 from omnichannel.profiles.aggregates import AGGREGATE_EVENTS, recompute_aggregates
 from omnichannel.profiles.models import Event, Identity, Profile
@@ -125,6 +126,7 @@ def _store(items: Sequence[EventInput]) -> BatchOutcome:
             )
         )
     outcome.events = _insert_events(events)
+    metrics.count_events(len(outcome.events))
     _touch_profiles(outcome)
     announce_events(outcome.events, outcome.profiles)
     logger.info(

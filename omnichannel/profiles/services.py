@@ -16,6 +16,7 @@ from django.db import IntegrityError, OperationalError, models, transaction
 from django.utils import timezone
 
 from omnichannel.exceptions import InvalidIdentifier, MergeError, ProfileErased
+from omnichannel.ops import metrics
 from omnichannel.profiles import signals
 from omnichannel.profiles.aggregates import (
     AGGREGATE_EVENTS,
@@ -584,6 +585,7 @@ def track(
             return earlier
         _touch_profile(profile, event)
         announce_events([event], {profile.pk: profile})
+        metrics.count_events(1)
     return event
 
 

@@ -1,4 +1,4 @@
-"""Publishing checks the templates a journey names, and the admin keeps diagram edits."""
+"""Publishing checks a journey's templates, and the admin keeps diagram edits."""
 
 import json
 

@@ -31,6 +31,9 @@ print(json.dumps({
     "database_engine": settings.DATABASES["default"]["ENGINE"],
     "database_name": str(settings.DATABASES["default"]["NAME"]),
     "allowed_hosts": settings.ALLOWED_HOSTS,
+    "routes": getattr(settings, "CELERY_TASK_ROUTES", None),
+    "beat": sorted(getattr(settings, "CELERY_BEAT_SCHEDULE", {})),
+    "log_formatters": sorted(settings.LOGGING.get("formatters", {})),
 }))
 """
 
@@ -42,7 +45,10 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         if key not in {"OMNICHANNEL_MODE", "DATABASE_URL", "ALLOWED_HOSTS"}
     }
     environment.update(env, DJANGO_SETTINGS_MODULE="example_project.settings")
-    environment["PYTHONPATH"] = str(PROJECT_DIR)
+    # The checkout's own omnichannel package, not an installed copy.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(PROJECT_DIR), str(PROJECT_DIR.parent)]
+    )
     return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS],
         env=environment,
@@ -84,6 +90,26 @@ def test_settings_production_mode():
     assert values["database_engine"] == "django.db.backends.postgresql"
     assert values["database_name"] == "shop"
     assert values["allowed_hosts"] == ["shop.example", "www.shop.example"]
+    assert values["routes"]["omnichannel.channels.*"] == {"queue": "omnichannel-send"}
+    assert values["routes"]["omnichannel.segments.*"] == {
+        "queue": "omnichannel-segments"
+    }
+    assert values["routes"]["omnichannel.predictions.*"] == {
+        "queue": "omnichannel-models"
+    }
+    assert "omnichannel-journeys-tick" in values["beat"]
+    assert "omnichannel-heartbeat" in values["beat"]
+    assert "omnichannel-outbox-sweep" in values["beat"]
+    assert values["log_formatters"] == ["json"]
+
+
+def test_settings_production_mode_rejects_sqlite():
+    result = load_settings(
+        OMNICHANNEL_MODE="production", DATABASE_URL="sqlite:////tmp/shop.sqlite3"
+    )
+
+    assert result.returncode != 0
+    assert "OMNICHANNEL_MODE=production needs PostgreSQL" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -57,10 +57,15 @@ class BaseBackend:
     ``consent_channel`` is the channel of the consent ledger that must grant
     consent before a marketing message goes out, or None for channels with no
     consent of their own (webhooks to the shop's own systems, on-site messages).
+
+    ``idempotent`` is True when the provider drops a second send that carries the
+    same ``OutgoingMessage.delivery_id`` (an idempotency key). Only then does the
+    outbox send again a message whose worker died mid-send.
     """
 
     channel: ClassVar[str] = ""
     consent_channel: ClassVar[str | None] = None
+    idempotent: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
