@@ -19,6 +19,16 @@ UTC = ZoneInfo("UTC")
 T0 = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def vip_mail(db):
+    """The email template the journeys below name; publishing checks it exists."""
+    from omnichannel.channels.models import MessageTemplate
+
+    return MessageTemplate.objects.create(
+        name="VIP mail", slug="vip-mail", channel="email", subject="For you", body="Hi"
+    )
+
+
 def branch_graph(condition, *, send_offer="vip-early-access"):
     """A run that waits a day, then tags the customer by the condition."""
     return {

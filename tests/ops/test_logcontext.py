@@ -99,12 +99,19 @@ def test_json_formatter_writes_ids_and_exception():
 
 @pytest.mark.django_db
 def test_engine_logs_carry_ids(on_commit, capture):
+    from omnichannel.channels.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        name="Gone", slug="gone", channel="sms", body="Hi"
+    )
     journey = make_journey(
         {
             "start": "send",
             "steps": {"send": {"type": "send", "channel": "sms", "template": "gone"}},
         }
     )
+    # Deleted after publishing, so the send step logs the missing template.
+    template.delete()
     profile = ProfileFactory()
     with on_commit():
         enrollment = enroll(journey, profile)

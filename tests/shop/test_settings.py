@@ -157,6 +157,10 @@ def test_celery_app_reads_django_settings():
 
 FAKE_OMNICHANNEL = {
     "omnichannel/__init__.py": "",
+    # Without its own models and admin modules, Django would import the installed
+    # app's through the editable install's finder.
+    "omnichannel/models.py": "",
+    "omnichannel/admin.py": "",
     "omnichannel/apps.py": (
         "from django.apps import AppConfig\n\n\n"
         "class OmnichannelConfig(AppConfig):\n"
