@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 from omnichannel.conf import DEFAULTS, app_settings
 from omnichannel.conversations.checks import check_conversation_settings
 from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
+from omnichannel.security.checks import check_security_settings
 
 
 @register(Tags.compatibility)
@@ -53,6 +54,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += _check_offers()
     errors += _check_segment_settings()
     errors += check_conversation_settings()
+    errors += check_security_settings()
     return errors
 
 

@@ -24,6 +24,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from omnichannel.authentication import APIKeyAuthentication, HasScopes
 from omnichannel.conf import app_settings
+from omnichannel.security.ratelimit import ScopedRateThrottle
+
+#: Names for the app's choice sets in the OpenAPI schema. drf-spectacular names an
+#: enum after its field, and the channels and conversations both have a ``channel``
+#: field with different choices. Spread this into the project's settings:
+#: ``SPECTACULAR_SETTINGS = {"ENUM_NAME_OVERRIDES": {**ENUM_NAME_OVERRIDES}}``.
+ENUM_NAME_OVERRIDES = {
+    "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
+    "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
+}
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -79,6 +89,8 @@ class OmnichannelAutoSchema(AutoSchema):
         codes = ["401", "403"]
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "415"]
+        if getattr(self.view, "throttle_classes", None):
+            codes += ["429"]
         if "{" in self.path:
             codes += ["404"]
         for code in codes:
@@ -92,14 +104,17 @@ class OmnichannelAutoSchema(AutoSchema):
 class OmnichannelAPIView(APIView):
     """Base view: API key authentication, scopes, JSON only, the app's errors.
 
-    Subclasses set ``required_scopes``. The request body is checked against
-    ``API_MAX_REQUEST_BYTES`` before it is read.
+    Subclasses set ``required_scopes`` and may set ``rate_limit_scope`` (a key of
+    ``RATE_LIMITS``). The request body is checked against ``API_MAX_REQUEST_BYTES``
+    before it is read.
     """
 
     authentication_classes = [APIKeyAuthentication]
     permission_classes = [HasScopes]
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    rate_limit_scope = "api"
     required_scopes: tuple[str, ...] | dict[str, tuple[str, ...]] = ()
     schema = OmnichannelAutoSchema()
 

@@ -187,7 +187,15 @@ else:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
-SPECTACULAR_SETTINGS = {"TITLE": "Example shop API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Example shop API",
+    "VERSION": "0.1.0",
+    # The app's enum names, so that its two "channel" choice sets do not collide.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
+        "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
+    },
+}
 
 LOGGING = {
     "version": 1,

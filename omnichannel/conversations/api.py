@@ -609,15 +609,7 @@ class CustomerContextView(APIView):
 
     @extend_schema(
         operation_id="customer_context",
-        parameters=[
-            OpenApiParameter(
-                "email", OpenApiTypes.STR, description="Look up by email."
-            ),
-            OpenApiParameter(
-                "phone", OpenApiTypes.STR, description="Look up by phone number."
-            ),
-        ],
-        responses={200: OpenApiTypes.OBJECT, **_errors(400, 404)},
+        responses={200: OpenApiTypes.OBJECT, **_errors(404)},
         tags=["customers"],
     )
     def get(self, request: Request, profile_id: str | None = None) -> Response:
@@ -656,3 +648,23 @@ class CustomerContextView(APIView):
             .first()
         )
         return identity.profile if identity is not None else None
+
+
+class CustomerContextLookupView(CustomerContextView):
+    """The customer context of the profile with a given email or phone number."""
+
+    @extend_schema(
+        operation_id="customer_context_lookup",
+        parameters=[
+            OpenApiParameter(
+                "email", OpenApiTypes.STR, description="Look up by email."
+            ),
+            OpenApiParameter(
+                "phone", OpenApiTypes.STR, description="Look up by phone number."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **_errors(400, 404)},
+        tags=["customers"],
+    )
+    def get(self, request: Request, profile_id: str | None = None) -> Response:
+        return super().get(request)

@@ -32,7 +32,7 @@ urlpatterns = [
     ),
     path(
         "customers/context/",
-        api.CustomerContextView.as_view(),
+        api.CustomerContextLookupView.as_view(),
         name="customer_context_lookup",
     ),
     path("inbound/email/", inbound.InboundEmailView.as_view(), name="inbound_email"),

@@ -102,6 +102,7 @@ class MyOffersView(OfferAPIView):
                 "OfferList", {"offers": OfferStatusSerializer(many=True)}
             )
         },
+        operation_id="api_offers_list",
         tags=["offers"],
     )
     def get(self, request: Request) -> Response:
@@ -115,7 +116,9 @@ class MyOfferView(OfferAPIView):
     """Read the customer's code and state for one offer."""
 
     @extend_schema(
-        responses={200: OfferStatusSerializer, 404: ERROR_RESPONSE}, tags=["offers"]
+        responses={200: OfferStatusSerializer, 404: ERROR_RESPONSE},
+        operation_id="api_offers_retrieve",
+        tags=["offers"],
     )
     def get(self, request: Request, slug: str) -> Response:
         profile = self.customer(request, request.query_params.get("profile"))

@@ -28,11 +28,6 @@ def keep_test_connection():
     request_finished.connect(close_old_connections)
 
 
-@pytest.mark.xfail(
-    reason="Enum names (channel) and operation ids (offers, customer context) of "
-    "several domains' APIs collide in the combined schema.",
-    strict=False,
-)
 def test_schema_generates_without_warnings(tmp_path):
     output = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(output))
