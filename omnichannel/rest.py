@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -136,3 +137,18 @@ class OmnichannelAPIView(APIView):
                 )
                 % {"length": length, "limit": limit}
             )
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Answer a URL under the API that matches no endpoint, or has a malformed
+    path parameter (a uuid that is not one), with the API's JSON 404."""
+    return JsonResponse(
+        {
+            "detail": str(
+                _("No API endpoint matches this URL; check the path and its ids.")
+            ),
+            "code": "not_found",
+        },
+        status=404,
+    )

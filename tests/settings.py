@@ -97,7 +97,9 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
-        "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
+        "ConversationChannelEnum": (
+            "omnichannel.conversations.models.ConversationChannel"
+        ),
     }
 }
 

@@ -193,7 +193,9 @@ SPECTACULAR_SETTINGS = {
     # The app's enum names, so that its two "channel" choice sets do not collide.
     "ENUM_NAME_OVERRIDES": {
         "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
-        "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
+        "ConversationChannelEnum": (
+            "omnichannel.conversations.models.ConversationChannel"
+        ),
     },
 }
 

@@ -25,6 +25,7 @@ from omnichannel.offers.services import check_code, live_profile, mark_seen
 from omnichannel.offers.status import build_status, offer_status, offer_statuses
 from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import profile_for_request
+from omnichannel.rest import exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class OfferAPIView(APIView):
     """Base view: the project's DRF authentication, anonymous visitors allowed."""
 
     permission_classes = [permissions.AllowAny]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
     def customer(self, request: Request, uuid: Any = None) -> Profile | None:
         """Return the customer the request acts for.
