@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -43,8 +44,21 @@ class RequestTooLarge(exceptions.APIException):
     default_detail = _("The request body is too large.")
 
 
+def body_too_large() -> RequestTooLarge:
+    """Return the API error for a body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    return RequestTooLarge(
+        _(
+            "The request body is larger than the %(limit)d bytes this server "
+            "accepts. Send a smaller body."
+        )
+        % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0}
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render API errors as ``{"detail", "code"[, "errors"]}``."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = body_too_large()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):

@@ -11,7 +11,7 @@ HOSTILE = (SCRIPT, IMG, JS_URL)
 SQL = (
     "'; DROP TABLE omnichannel_profile; --",
     "1 OR 1=1",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "Robert'); DELETE FROM omnichannel_event WHERE ('a'='a",
 )
 
