@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -96,9 +96,11 @@ class Limited:
 
     @property
     def message(self) -> str:
-        return _("Too many requests. Try again in %(seconds)d seconds.") % {
-            "seconds": self.retry_after
-        }
+        return ngettext(
+            "Too many requests. Try again in %(seconds)d second.",
+            "Too many requests. Try again in %(seconds)d seconds.",
+            self.retry_after,
+        ) % {"seconds": self.retry_after}
 
 
 def hit(scope: str, ident: str, *, now: float | None = None) -> Limited | None:
