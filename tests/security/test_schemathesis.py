@@ -29,6 +29,7 @@ schema = schemathesis.openapi.from_wsgi(
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 CSRF_SECRET = "a" * 32
+# Anonymous requests mostly end at authentication, so they need fewer examples.
 FUZZ = settings(
     max_examples=4,
     deadline=None,
@@ -79,5 +80,6 @@ def test_api_as_staff(case, staff):
 @pytest.mark.django_db
 @schema.parametrize()
 @FUZZ
+@settings(max_examples=3)
 def test_api_anonymous(case):
     case.call_and_validate(checks=CHECKS)

@@ -12,6 +12,10 @@ from django.urls import reverse
 from omnichannel.channels import links, services
 from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.consent.services import record_consent
+from omnichannel.consent.unsubscribe import (
+    make_preferences_token,
+    make_unsubscribe_token,
+)
 from omnichannel.conversations import services as conversations
 from omnichannel.conversations.models import Message
 from omnichannel.conversations.widget import chat_widget_html
@@ -200,3 +204,19 @@ def test_web_link_targets_are_kept():
     )
 
     assert links.neutralise_script_links(html) == html
+
+
+def test_consent_pages_escape_profile_fields(client):
+    profile = ProfileFactory(first_name=SCRIPT, last_name=IMG, email="z@shop.example")
+    record_consent(profile, "email", True, source="test")
+    pages = [
+        reverse("omnichannel:preferences", args=[make_preferences_token(profile)]),
+        reverse("omnichannel:unsubscribe", args=[make_unsubscribe_token(profile)]),
+    ]
+
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert_escaped(html, SCRIPT)
+        assert_escaped(html, IMG)
