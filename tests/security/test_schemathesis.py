@@ -79,7 +79,6 @@ def test_api_as_staff(case, staff):
 
 @pytest.mark.django_db
 @schema.parametrize()
-@FUZZ
-@settings(max_examples=3)
+@settings(FUZZ, max_examples=3)
 def test_api_anonymous(case):
     case.call_and_validate(checks=CHECKS)
