@@ -29,7 +29,6 @@ schema = schemathesis.openapi.from_wsgi(
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 CSRF_SECRET = "a" * 32
-# Anonymous requests mostly end at authentication, so they need fewer examples.
 FUZZ = settings(
     max_examples=4,
     deadline=None,
@@ -79,6 +78,7 @@ def test_api_as_staff(case, staff):
 
 @pytest.mark.django_db
 @schema.parametrize()
+# Anonymous requests mostly end at authentication, so they need fewer examples.
 @settings(FUZZ, max_examples=3)
 def test_api_anonymous(case):
     case.call_and_validate(checks=CHECKS)
