@@ -104,8 +104,8 @@ class Limited:
 
 
 def hit(scope: str, ident: str, *, now: float | None = None) -> Limited | None:
-    """Count one request of ``ident`` in ``scope``; return Limited when it is over
-    the scope's rate, or None when it may go on (also when the scope has no rate)."""
+    """Count one request of ``ident`` in ``scope`` and return Limited when it is
+    over the scope's rate. Return None when it may go on or the scope has no rate."""
     rate = rates().get(scope)
     if not rate or not ident:
         return None
@@ -168,7 +168,7 @@ def limited_response(limited: Limited, *, as_json: bool) -> HttpResponse:
 
 def rate_limit(scope: str, *, as_json: bool = False) -> Callable:
     """Decorate a Django view function so that each client IP is limited to the
-    rate of ``scope``; over it, the view answers 429 without running."""
+    rate of ``scope``; over it, the view is not run and 429 is returned."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)

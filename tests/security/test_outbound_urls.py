@@ -18,7 +18,7 @@ SECRET = "w" * 40
 
 
 class Receiver:
-    """An HTTP server that records requests and answers 200, or redirects."""
+    """An HTTP server that records requests and replies 200 or a redirect."""
 
     def __init__(self, redirect_to=None, status=307):
         self.requests = []

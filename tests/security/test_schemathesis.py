@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from omnichannel.authentication import API_SCOPES
 from tests.factories import api_key
 
-# The event stream holds each request open for CHAT_STREAM_SECONDS.
+# The event stream keeps each request open for CHAT_STREAM_SECONDS.
 schema = schemathesis.openapi.from_wsgi(
     "/omnichannel/api/schema/?format=json", get_wsgi_application()
 ).exclude(path_regex=r"(/api/schema/|/events/$)")
