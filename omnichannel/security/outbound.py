@@ -2,8 +2,8 @@
 make the server call its own network (server-side request forgery).
 
 A URL is allowed when it is http(s) and every address its host resolves to is a
-public address. Private (RFC 1918, fc00::/7), loopback, link-local (which holds
-cloud metadata services at 169.254.169.254), multicast, reserved and unspecified
+public address. Private (RFC 1918, fc00::/7), loopback, link-local (where cloud
+metadata services listen, at 169.254.169.254), multicast, reserved and unspecified
 addresses are rejected unless ``WEBHOOK_ALLOWED_HOSTS`` lists the host name, the
 address or a network containing it. Redirects are followed by :func:`guarded_request`
 one hop at a time, and each hop is checked the same way.
