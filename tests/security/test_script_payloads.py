@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib import admin
 from django.core import mail
 from django.urls import reverse
 
@@ -220,3 +221,21 @@ def test_consent_pages_escape_profile_fields(client):
         html = response.content.decode()
         assert_escaped(html, SCRIPT)
         assert_escaped(html, IMG)
+
+
+def test_every_admin_changelist_escapes_search(admin_client):
+    _hostile_profile()
+    models = [
+        model
+        for model in admin.site._registry
+        if model._meta.app_label == "omnichannel"
+    ]
+
+    assert models
+    for model in models:
+        url = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+        )
+        response = admin_client.get(url, {"q": IMG})
+        assert response.status_code in (200, 302), url
+        assert_escaped(response.content.decode(), IMG)
