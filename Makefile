@@ -8,7 +8,7 @@ OMNICHANNEL_DEMO_SERVE ?= 1
 DEMO_STAFF_USER ?= admin
 DEMO_STAFF_PASSWORD ?= omnichannel-demo
 
-.PHONY: demo test test-sqlite test-postgres test-oscar bench lint browser-deps clean
+.PHONY: demo test test-sqlite test-postgres test-oscar test-security bench lint browser-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-sqlite: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m pytest -q
+
+# The attack suite alone: schemathesis, hostile inputs, forgery, SSRF, rate limits.
+test-security: $(VENV)/.installed
+	$(PY) -m pytest -q tests/security
 
 # The django-oscar adapter against a real Oscar shop, in its own settings module
 # (Oscar's forty apps stay out of the main test settings). SQLite unless
