@@ -30,8 +30,9 @@ from omnichannel.security.ratelimit import ScopedRateThrottle
 
 #: Names for the app's choice sets in the OpenAPI schema. drf-spectacular names an
 #: enum after its field, and the channels and conversations both have a ``channel``
-#: field with different choices. Spread this into the project's settings:
-#: ``SPECTACULAR_SETTINGS = {"ENUM_NAME_OVERRIDES": {**ENUM_NAME_OVERRIDES}}``.
+#: field with different choices. Copy these entries into the project's
+#: ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` (a settings module cannot import
+#: this one); check omnichannel.W101 reports the names that are missing.
 ENUM_NAME_OVERRIDES = {
     "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
     "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
