@@ -14,8 +14,8 @@ def _empty_rate_limits():
     from django.conf import settings
     from django.core.cache import caches
 
-    if "ratelimits" in settings.CACHES:
-        caches["ratelimits"].clear()
+    if "public_rate_limits" in settings.CACHES:
+        caches["public_rate_limits"].clear()
 
 
 @pytest.fixture

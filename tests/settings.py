@@ -83,9 +83,9 @@ else:
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # The public endpoints' rate limits; tests/conftest.py empties it per test.
-    "ratelimits": {
+    "public_rate_limits": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "ratelimits",
+        "LOCATION": "public_rate_limits",
     },
 }
 
@@ -107,7 +107,7 @@ OMNICHANNEL = {
     "DEFAULT_CURRENCY": "EUR",
     "SITE_URL": "https://shop.example",
     "UNSUBSCRIBE_MAILTO": "unsubscribe@shop.example",
-    "RATE_LIMIT_CACHE": "ratelimits",
+    "RATE_LIMIT_CACHE": "public_rate_limits",
 }
 if HAS_SHOP:
     OMNICHANNEL["SHOP_ADAPTERS"] = {
