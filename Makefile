@@ -13,7 +13,7 @@ WORKER_QUEUES ?= omnichannel-send,omnichannel-segments,omnichannel-models,celery
 WORKER_CONCURRENCY ?= 2
 PRODUCTION := cd example_project && OMNICHANNEL_MODE=production
 
-.PHONY: demo test test-sqlite test-postgres test-oscar test-integration bench lint browser-deps clean worker beat web
+.PHONY: demo test test-sqlite test-postgres test-oscar test-integration test-security bench lint browser-deps clean worker beat web
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ test-sqlite: $(VENV)/.installed
 
 test-postgres: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) $(PY) -m pytest -q
+
+# The attack suite alone: schemathesis, hostile inputs, forgery, SSRF, rate limits.
+test-security: $(VENV)/.installed
+	$(PY) -m pytest -q tests/security
 
 # The django-oscar adapter against a real Oscar shop, in its own settings module
 # (Oscar's forty apps stay out of the main test settings). SQLite unless

@@ -20,6 +20,7 @@ from omnichannel.assistant.checks import check_assistant_settings
 from omnichannel.conf import DEFAULTS, app_settings
 from omnichannel.conversations.checks import check_conversation_settings
 from omnichannel.predictions import checks as _prediction_checks  # noqa: F401
+from omnichannel.security.checks import check_security_settings
 
 
 @register(Tags.compatibility)
@@ -57,6 +58,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     errors += check_assistant_settings()
     errors += _check_schema_class()
     errors += _check_monitoring()
+    errors += check_security_settings()
     return errors
 
 

@@ -76,6 +76,22 @@ DEFAULTS: dict[str, Any] = {
     # REST API
     "API_MAX_BATCH_SIZE": 1000,
     "API_MAX_REQUEST_BYTES": 4 * 1024 * 1024,
+    # Rate limits of public endpoints: scope -> "count/period" or None for none,
+    # counted per API key (REST views with a key) or per client IP address.
+    "RATE_LIMITS": {
+        "events": "1200/min",
+        "identify": "300/min",
+        "api": "300/min",
+        "tracking": "1200/min",
+        # Mailbox providers send one-click unsubscribes from few addresses.
+        "consent_pages": "300/min",
+        "widget": "120/min",
+        "inbound": "600/min",
+    },
+    "RATE_LIMIT_CACHE": "default",
+    # Outbound webhooks: hosts, IP addresses or networks (CIDR) that may be
+    # reached even though they are private, loopback or link-local.
+    "WEBHOOK_ALLOWED_HOSTS": [],
     # Consent (UNSUBSCRIBE_MAILTO is with the channel settings below)
     "DOUBLE_OPT_IN_MAX_AGE": timedelta(days=7),
     "DOUBLE_OPT_IN_FROM_EMAIL": None,

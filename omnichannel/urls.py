@@ -4,11 +4,12 @@ Include them once: ``path("omnichannel/", include("omnichannel.urls"))``. The RE
 API lives under ``api/``, its OpenAPI schema at ``api/schema/``.
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from omnichannel.consent import urls as consent_urls
 from omnichannel.profiles import urls as profiles_urls
+from omnichannel.rest import not_found
 
 app_name = "omnichannel"
 
@@ -19,6 +20,8 @@ api_urlpatterns: list = [
     path("", include("omnichannel.offers.urls")),
     path("", include("omnichannel.assistant.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Last: any other URL under api/ gets a JSON 404, not the site's HTML page.
+    re_path(r"", not_found),
 ]
 
 urlpatterns: list = [

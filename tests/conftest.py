@@ -8,6 +8,16 @@ from tests.browser import chrome, chrome_factory  # noqa: F401
 from tests.celery_app import app as celery_app  # noqa: F401
 
 
+@pytest.fixture(autouse=True)
+def _empty_rate_limits():
+    """Start each test with no request counted against the public rate limits."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    if "public_rate_limits" in settings.CACHES:
+        caches["public_rate_limits"].clear()
+
+
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):
     """Run on_commit callbacks of the block at its end, as a real commit would."""

@@ -80,18 +80,34 @@ else:
         }
     }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The public endpoints' rate limits; tests/conftest.py empties it per test.
+    "public_rate_limits": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "public_rate_limits",
+    },
+}
 
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {
+        "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
+        "ConversationChannelEnum": (
+            "omnichannel.conversations.models.ConversationChannel"
+        ),
+    }
+}
 
 OMNICHANNEL = {
     "DEFAULT_CURRENCY": "EUR",
     "SITE_URL": "https://shop.example",
     "UNSUBSCRIBE_MAILTO": "unsubscribe@shop.example",
+    "RATE_LIMIT_CACHE": "public_rate_limits",
 }
 if HAS_SHOP:
     OMNICHANNEL["SHOP_ADAPTERS"] = {

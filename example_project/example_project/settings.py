@@ -208,7 +208,17 @@ else:
         CELERY_TASK_ROUTES = task_routes()
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
-SPECTACULAR_SETTINGS = {"TITLE": "Example shop API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Example shop API",
+    "VERSION": "0.1.0",
+    # The app's enum names, so that its two "channel" choice sets do not collide.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
+        "ConversationChannelEnum": (
+            "omnichannel.conversations.models.ConversationChannel"
+        ),
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -144,6 +144,7 @@ def _compose_email(
         text = render_source(template.text_body, context, html=False)
     else:
         text = html_to_text(html)
+    html = links.neutralise_script_links(html)
     html = links.rewrite_html_links(html, lambda url: policy.rewrite(url, "email"))
     text = links.rewrite_text_links(text, lambda url: policy.rewrite(url, "email"))
     if policy.tracked:

@@ -6,6 +6,7 @@ import re
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -28,6 +29,12 @@ SHORT_CODE_LENGTH = SHORT_RANDOM_LENGTH + SHORT_SIGNATURE_LENGTH
 HREF_PATTERN = re.compile(
     r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.I
 )
+# A link attribute with its quoted value, for neutralise_script_links.
+LINK_ATTRIBUTE_PATTERN = re.compile(
+    r"""(\b(?:href|src|action|formaction|xlink:href)\s*=\s*)(["'])(.*?)\2""",
+    re.I | re.S,
+)
+SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:text/html")
 TEXT_URL_PATTERN = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 
 
@@ -200,6 +207,21 @@ def rewrite_html_links(html: str, rewrite: Callable[[str], str]) -> str:
         return f"{prefix}{quote}{new_url}{quote}"
 
     return HREF_PATTERN.sub(replace, html)
+
+
+def neutralise_script_links(html: str) -> str:
+    """Replace link targets that run script (``javascript:``, ``vbscript:``,
+    ``data:text/html``) by ``#``, however a template variable spelled them."""
+
+    def replace(match: re.Match[str]) -> str:
+        prefix, quote, value = match.groups()
+        # Browsers ignore entities, whitespace and control characters in a scheme.
+        plain = "".join(ch for ch in unescape(value) if ch > " ").lower()
+        if plain.startswith(SCRIPT_SCHEMES):
+            return f"{prefix}{quote}#{quote}"
+        return match.group(0)
+
+    return LINK_ATTRIBUTE_PATTERN.sub(replace, html)
 
 
 def rewrite_text_links(text: str, rewrite: Callable[[str], str]) -> str:

@@ -25,6 +25,7 @@ from omnichannel.channels import links, onsite, tracking
 from omnichannel.channels.models import Delivery, ShortLink, WebPushSubscription
 from omnichannel.channels.registry import backend_config
 from omnichannel.profiles.services import join_visitor, profile_for_request
+from omnichannel.security.ratelimit import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class _Redirect(HttpResponseRedirect):
     allowed_schemes = ["http", "https"]
 
 
+@rate_limit("tracking")
 @never_cache
 @require_GET
 def track_open(request: HttpRequest, token: str) -> HttpResponse:
@@ -57,6 +59,7 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse(PIXEL, content_type="image/gif")
 
 
+@rate_limit("tracking")
 @never_cache
 @require_GET
 def track_click(request: HttpRequest, token: str) -> HttpResponse:
@@ -85,6 +88,7 @@ def _record_click(request: HttpRequest, delivery: Delivery, url: str) -> None:
         join_visitor(request, delivery.profile, source="link")
 
 
+@rate_limit("tracking")
 @never_cache
 @require_GET
 def short_link(request: HttpRequest, code: str) -> HttpResponse:
@@ -123,6 +127,7 @@ def _error(message: str, code: str, field: str = "", status: int = 400) -> JsonR
     return JsonResponse(body, status=status)
 
 
+@rate_limit("widget", as_json=True)
 @require_http_methods(["POST", "DELETE"])
 def webpush_subscription(request: HttpRequest) -> HttpResponse:
     """Store (POST) or remove (DELETE) the browser's PushSubscription.
@@ -195,6 +200,7 @@ def webpush_service_worker(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@rate_limit("widget", as_json=True)
 @never_cache
 @require_GET
 def onsite_messages(request: HttpRequest) -> JsonResponse:
@@ -219,6 +225,7 @@ def onsite_messages(request: HttpRequest) -> JsonResponse:
     )
 
 
+@rate_limit("widget", as_json=True)
 @require_http_methods(["POST"])
 def onsite_dismiss(request: HttpRequest, message_id: int) -> HttpResponse:
     """Dismiss one on-site message of the visitor."""

@@ -274,6 +274,7 @@ class InboundSMSView(OmnichannelAPIView):
     """
 
     required_scopes = ("consent:write",)
+    rate_limit_scope = "inbound"
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(

@@ -30,6 +30,7 @@ from omnichannel.consent.unsubscribe import (
 )
 from omnichannel.exceptions import InvalidToken
 from omnichannel.profiles.models import Profile
+from omnichannel.security.ratelimit import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
+@method_decorator(rate_limit("consent_pages"), name="dispatch")
 class UnsubscribeView(View):
     """GET shows a confirmation page; POST unsubscribes (one-click or the page)."""
 
@@ -104,6 +106,7 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
 
 
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(rate_limit("consent_pages"), name="dispatch")
 class PreferenceCentreView(View):
     """Let a customer choose channels, topics and stated preferences.
 
@@ -160,6 +163,7 @@ class PreferenceCentreView(View):
 
 
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(rate_limit("consent_pages"), name="dispatch")
 class ConfirmOptInView(View):
     """GET shows a confirm button; POST records the consent."""
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -43,6 +43,7 @@ from omnichannel.conversations.throttles import IPRateThrottle, VisitorRateThrot
 from omnichannel.exceptions import ConversationClosed, InvalidIdentifier, InvalidMessage
 from omnichannel.profiles.models import Identity, Profile
 from omnichannel.profiles.normalise import normalise_email, normalise_phone
+from omnichannel.rest import body_too_large
 
 STREAM_POLL_SECONDS = 1.0
 STREAM_KEEPALIVE_SECONDS = 15.0
@@ -60,7 +61,9 @@ class Conflict(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render errors as ``{"detail", "code"[, "errors"]}``."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = body_too_large()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
@@ -609,15 +612,7 @@ class CustomerContextView(APIView):
 
     @extend_schema(
         operation_id="customer_context",
-        parameters=[
-            OpenApiParameter(
-                "email", OpenApiTypes.STR, description="Look up by email."
-            ),
-            OpenApiParameter(
-                "phone", OpenApiTypes.STR, description="Look up by phone number."
-            ),
-        ],
-        responses={200: OpenApiTypes.OBJECT, **_errors(400, 404)},
+        responses={200: OpenApiTypes.OBJECT, **_errors(404)},
         tags=["customers"],
     )
     def get(self, request: Request, profile_id: str | None = None) -> Response:
@@ -656,3 +651,23 @@ class CustomerContextView(APIView):
             .first()
         )
         return identity.profile if identity is not None else None
+
+
+class CustomerContextLookupView(CustomerContextView):
+    """The customer context of the profile with a given email or phone number."""
+
+    @extend_schema(
+        operation_id="customer_context_lookup",
+        parameters=[
+            OpenApiParameter(
+                "email", OpenApiTypes.STR, description="Look up by email."
+            ),
+            OpenApiParameter(
+                "phone", OpenApiTypes.STR, description="Look up by phone number."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **_errors(400, 404)},
+        tags=["customers"],
+    )
+    def get(self, request: Request, profile_id: str | None = None) -> Response:
+        return super().get(request)

@@ -32,6 +32,7 @@ from omnichannel.conversations.api import exception_handler
 from omnichannel.conversations.models import ConversationChannel
 from omnichannel.conversations.services import receive_inbound
 from omnichannel.exceptions import InvalidInboundMessage
+from omnichannel.security.ratelimit import ScopedRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,8 @@ class InboundResultSerializer(serializers.Serializer):
 class InboundWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [HasWebhookSecret]
+    throttle_classes = [ScopedRateThrottle]
+    rate_limit_scope = "inbound"
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     channel = ""

@@ -14,47 +14,18 @@ from typing import Any
 
 from django.core.cache import caches
 from rest_framework.request import Request
-from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from omnichannel.conf import app_settings
+from omnichannel.security.ratelimit import client_ip, parse_rate
 
-PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
-PERIODS.update({"second": 1, "minute": 60, "day": 86400})
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """Return (requests, seconds) of a rate such as ``"20/min"``.
-
-    Raises ValueError when the rate is not a whole number, a slash and one of
-    s, sec, second, m, min, minute, h, hour, d, day.
-    """
-    try:
-        count_text, period = str(rate).split("/")
-        count = int(count_text)
-        seconds = PERIODS[period.strip().lower()]
-    except (ValueError, KeyError):
-        raise ValueError(
-            f"{rate!r} is not a rate; write it as a number, a slash and a period, "
-            "such as '20/min' or '5/hour'."
-        ) from None
-    if count < 1:
-        raise ValueError(f"{rate!r} allows no request; use at least 1.")
-    return count, seconds
-
-
-def client_ip(request: Request) -> str:
-    """Return the client address: REMOTE_ADDR, or the X-Forwarded-For entry
-    that DRF's ``NUM_PROXIES`` points at when that setting is set.
-
-    Without ``NUM_PROXIES`` the header is ignored, because any client can send it.
-    """
-    if api_settings.NUM_PROXIES:
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded:
-            addresses = [part.strip() for part in forwarded.split(",")]
-            return addresses[-min(api_settings.NUM_PROXIES, len(addresses))]
-    return str(request.META.get("REMOTE_ADDR", ""))
+__all__ = [
+    "ChatRateThrottle",
+    "IPRateThrottle",
+    "VisitorRateThrottle",
+    "client_ip",
+    "parse_rate",
+]
 
 
 class ChatRateThrottle(BaseThrottle):

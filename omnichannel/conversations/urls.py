@@ -1,9 +1,10 @@
 """URLs of the chat API, the inbound webhooks, the customer context endpoint and
 the agent console; included by ``omnichannel.urls``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from omnichannel.conversations import api, inbound, views
+from omnichannel.rest import not_found
 
 conversation = "chat/conversations/<str:conversation_id>/"
 console = "console/conversations/<uuid:conversation_id>/"
@@ -32,9 +33,11 @@ urlpatterns = [
     ),
     path(
         "customers/context/",
-        api.CustomerContextView.as_view(),
+        api.CustomerContextLookupView.as_view(),
         name="customer_context_lookup",
     ),
+    # A malformed profile id gets the API's JSON 404, not the site's HTML page.
+    re_path(r"^customers/", not_found),
     path("inbound/email/", inbound.InboundEmailView.as_view(), name="inbound_email"),
     path("inbound/sms/", inbound.InboundSMSView.as_view(), name="inbound_sms"),
     path("console/", views.console, name="console"),

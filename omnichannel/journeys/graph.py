@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.dateparse import parse_duration
 
 from omnichannel.exceptions import OmnichannelError
+from omnichannel.security.outbound import UnsafeURL, check_url
 
 STEP_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -230,6 +231,11 @@ def _validate_webhook(path: str, step: dict[str, Any], steps: dict[str, Any]) ->
     url = step.get("url")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise InvalidGraph(f"{path}.url", "must be an http(s) URL.")
+    # Without a DNS lookup: the send checks the resolved addresses again.
+    try:
+        check_url(url, resolve_host=False)
+    except UnsafeURL as error:
+        raise InvalidGraph(f"{path}.url", error.reason) from None
 
 
 _VALIDATORS = {

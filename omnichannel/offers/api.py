@@ -25,6 +25,7 @@ from omnichannel.offers.services import check_code, live_profile, mark_seen
 from omnichannel.offers.status import build_status, offer_status, offer_statuses
 from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import profile_for_request
+from omnichannel.rest import exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class OfferAPIView(APIView):
 
     permission_classes = [permissions.AllowAny]
 
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
     def customer(self, request: Request, uuid: Any = None) -> Profile | None:
         """Return the customer the request acts for.
 
@@ -102,6 +106,7 @@ class MyOffersView(OfferAPIView):
                 "OfferList", {"offers": OfferStatusSerializer(many=True)}
             )
         },
+        operation_id="api_offers_list",
         tags=["offers"],
     )
     def get(self, request: Request) -> Response:
@@ -115,7 +120,9 @@ class MyOfferView(OfferAPIView):
     """Read the customer's code and state for one offer."""
 
     @extend_schema(
-        responses={200: OfferStatusSerializer, 404: ERROR_RESPONSE}, tags=["offers"]
+        responses={200: OfferStatusSerializer, 404: ERROR_RESPONSE},
+        operation_id="api_offers_retrieve",
+        tags=["offers"],
     )
     def get(self, request: Request, slug: str) -> Response:
         profile = self.customer(request, request.query_params.get("profile"))

@@ -168,6 +168,7 @@ class IdentifyView(OmnichannelAPIView):
     """Resolve identifiers to one profile, creating or merging profiles as needed."""
 
     required_scopes = ("profiles:write",)
+    rate_limit_scope = "identify"
 
     @extend_schema(
         request=IdentifySerializer,
@@ -207,6 +208,7 @@ class EventView(OmnichannelAPIView):
     """Store one event."""
 
     required_scopes = ("events:write",)
+    rate_limit_scope = "events"
 
     @extend_schema(
         request=EventSerializer,
@@ -249,6 +251,7 @@ class EventBatchView(OmnichannelAPIView):
     """
 
     required_scopes = ("events:write",)
+    rate_limit_scope = "events"
 
     @extend_schema(
         request=EventBatchSerializer,

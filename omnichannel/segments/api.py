@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
@@ -162,7 +163,18 @@ class SegmentViewSet(viewsets.ModelViewSet):
         removed = remove_members(segment, serializer.validated_data.get("remove", []))
         return Response({"added": added.entered, "removed": removed.exited})
 
-    @extend_schema(parameters=[OpenApiParameter("profile", int, required=True)])
+    @extend_schema(
+        parameters=[OpenApiParameter("profile", int, required=True)],
+        responses=inline_serializer(
+            "SegmentExplanation",
+            {
+                "profile": serializers.IntegerField(),
+                "meets_rule": serializers.BooleanField(),
+                "member": serializers.BooleanField(),
+                "conditions": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     @action(detail=True)
     def explain(self, request: Request, slug: str | None = None) -> Response:
         """Explain why one profile is in or out of the segment."""
@@ -192,7 +204,14 @@ class SegmentViewSet(viewsets.ModelViewSet):
             }
         )
 
-    @extend_schema(parameters=[OpenApiParameter("days", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int)],
+        responses=inline_serializer(
+            "SegmentSize",
+            {"day": serializers.DateField(), "size": serializers.IntegerField()},
+            many=True,
+        ),
+    )
     @action(detail=True)
     def history(self, request: Request, slug: str | None = None) -> Response:
         """Return the number of members at the end of each of the last days."""
@@ -220,7 +239,17 @@ class SegmentViewSet(viewsets.ModelViewSet):
         rebuild_segment_task.delay(segment.pk)
         return Response({"detail": "Rebuild queued."}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=RuleSerializer)
+    @extend_schema(
+        request=RuleSerializer,
+        responses=inline_serializer(
+            "SegmentPreview",
+            {
+                "count": serializers.IntegerField(),
+                "timed_out": serializers.BooleanField(),
+                "sample": serializers.ListField(child=serializers.IntegerField()),
+            },
+        ),
+    )
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:
         """Count the profiles that meet a rule now and return a sample of their ids."""
@@ -235,6 +264,7 @@ class SegmentViewSet(viewsets.ModelViewSet):
             }
         )
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=False, url_path="rule-schema")
     def rule_schema(self, request: Request) -> Response:
         """Return the JSON Schema of rules."""

@@ -241,5 +241,6 @@ def test_api_staff_bad_profile_uuid(client):
     )
 
     assert bad.status_code == 400
-    assert "profile" in bad.json()
+    assert bad.json()["code"] == "invalid"
+    assert "profile" in bad.json()["errors"]
     assert missing.status_code == 404

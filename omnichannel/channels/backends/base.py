@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 
 from omnichannel.exceptions import InvalidAddress, ProviderError
+from omnichannel.security.outbound import UnsafeURL, guarded_request
 
 if TYPE_CHECKING:
     from omnichannel.channels.compose import RenderedMessage
@@ -90,6 +91,9 @@ class HTTPBackend(BaseBackend):
 
     #: Base URL of the provider's API; the ``API_URL`` option overrides it.
     default_api_url: ClassVar[str] = ""
+    #: Check each URL and redirect with ``omnichannel.security.outbound``, for
+    #: backends whose URL points at a site chosen by the shop, not a provider.
+    guard_urls: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -103,7 +107,13 @@ class HTTPBackend(BaseBackend):
         """Send one HTTP request; raise a retryable ProviderError on network errors."""
         kwargs.setdefault("timeout", self.option("TIMEOUT", DEFAULT_TIMEOUT))
         try:
+            if self.guard_urls:
+                return guarded_request(self.session, method, url, **kwargs)
             return self.session.request(method, url, **kwargs)
+        except UnsafeURL as error:
+            raise ProviderError(
+                str(error), retryable=False, code="unsafe_url"
+            ) from error
         except requests.Timeout as error:
             raise ProviderError(
                 f"{self.channel} provider timed out: {error}", code="timeout"

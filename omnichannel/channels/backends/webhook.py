@@ -65,11 +65,14 @@ class WebhookBackend(HTTPBackend):
 
     Options: ``URL``, ``SECRET`` (at least 32 characters), ``HEADERS`` (extra
     headers), ``TIMEOUT``. The body holds the delivery id, template slug, profile
-    id and uuid, the rendered subject and text, and the delivery's context.
+    id and uuid, the rendered subject and text, and the delivery's context. A URL
+    on a private, loopback or link-local address is rejected unless
+    ``WEBHOOK_ALLOWED_HOSTS`` lists its host.
     """
 
     channel = "webhook"
     consent_channel = None
+    guard_urls = True
 
     def get_addresses(self, profile: Profile) -> list[str]:
         url = self.option("URL")

@@ -1,0 +1,1 @@
+"""Protections shared by every domain: rate limits and the outbound URL guard."""
