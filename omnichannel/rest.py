@@ -29,13 +29,14 @@ from omnichannel.conf import app_settings
 from omnichannel.security.ratelimit import ScopedRateThrottle
 
 #: Names for the app's choice sets in the OpenAPI schema. drf-spectacular names an
-#: enum after its field, and the channels and conversations both have a ``channel``
-#: field with different choices. Copy these entries into the project's
+#: enum after its field: the channels and conversations both have a ``channel``
+#: field with different choices, and offers and copy variants a ``kind`` field. Copy these entries into the project's
 #: ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` (a settings module cannot import
 #: this one); check omnichannel.W131 reports the names that are missing.
 ENUM_NAME_OVERRIDES = {
     "MessageChannelEnum": "omnichannel.channels.models.MessageChannel",
     "ConversationChannelEnum": "omnichannel.conversations.models.ConversationChannel",
+    "CopyKindEnum": "omnichannel.assistant.copywriting.COPY_KINDS",
 }
 
 

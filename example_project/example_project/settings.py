@@ -217,6 +217,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationChannelEnum": (
             "omnichannel.conversations.models.ConversationChannel"
         ),
+        "CopyKindEnum": "omnichannel.assistant.copywriting.COPY_KINDS",
     },
 }
 

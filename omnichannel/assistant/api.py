@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from omnichannel.assistant.client import tokens_used_today, utc_today
 from omnichannel.assistant.copywriting import (
-    KIND_FIELDS,
+    COPY_KINDS,
     create_experiment,
     generate_variants,
 )
@@ -50,7 +50,7 @@ def _invalid(error: InvalidRequest) -> ValidationError:
 
 class VariantRequestSerializer(serializers.Serializer):
     template = serializers.SlugField(help_text="Slug of the message template.")
-    kind = serializers.ChoiceField(choices=sorted(KIND_FIELDS))
+    kind = serializers.ChoiceField(choices=COPY_KINDS)
     count = serializers.IntegerField(min_value=1, max_value=10, required=False)
     brief = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
@@ -72,7 +72,7 @@ class VariantSetSerializer(serializers.Serializer):
 
 class ExperimentRequestSerializer(serializers.Serializer):
     template = serializers.SlugField()
-    kind = serializers.ChoiceField(choices=sorted(KIND_FIELDS))
+    kind = serializers.ChoiceField(choices=COPY_KINDS)
     variants = serializers.ListField(
         child=serializers.CharField(trim_whitespace=False), min_length=1, max_length=10
     )

@@ -42,6 +42,8 @@ KIND_FIELDS = {
     "body": "body",
     "sms": "body",
 }
+#: The kinds in a stable order, as the API's choices.
+COPY_KINDS = tuple(sorted(KIND_FIELDS))
 KIND_LABELS = {
     "subject": "email subject line",
     "preheader": "email preview text (shown after the subject in inboxes)",
