@@ -29,7 +29,8 @@ def bulk_update_rows(
     assert pk is not None
     columns = [meta.get_field(name) for name in fields]
     casts = [
-        f"%s::{field.db_type(connection)}" for field in (pk, *columns)  # type: ignore[union-attr]
+        f"%s::{field.db_type(connection)}"
+        for field in (pk, *columns)  # type: ignore[union-attr]
     ]
     values_row = "(" + ", ".join(casts) + ")"
     quote = connection.ops.quote_name

@@ -17,6 +17,7 @@ api_urlpatterns: list = [
     *consent_urls.api_urlpatterns,
     path("", include("omnichannel.experiments.urls")),
     path("", include("omnichannel.offers.urls")),
+    path("", include("omnichannel.journeys.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

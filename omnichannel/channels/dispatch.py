@@ -290,7 +290,7 @@ def dispatch_many(delivery_ids: Sequence[int]) -> int:
             else:
                 ready.append((delivery, addresses))
 
-        for delivery, addresses, message in _render(ready, now, changes, events):
+        for delivery, message in _render(ready, now, changes, events):
             outgoing[delivery.channel].append(message)
         _save(changes)
         track_outcomes(events)
@@ -313,7 +313,7 @@ def _render(
     now: datetime,
     changes: list[tuple[Delivery, str]],
     events: list[tuple[Delivery, str, dict[str, Any]]],
-) -> Iterable[tuple[Delivery, list[str], OutgoingMessage]]:
+) -> Iterable[tuple[Delivery, OutgoingMessage]]:
     """Render each ready delivery, recording render errors and held messages."""
     by_count: dict[int, list[Delivery]] = defaultdict(list)
     for delivery, _ in ready:
@@ -330,7 +330,9 @@ def _render(
             campaign=template.utm_campaign or template.slug,
             delivery_id=delivery.pk,
             track=tracked,
-            shorten=_shortener(delivery, tracked) if delivery.channel == "sms" else None,
+            shorten=_shortener(delivery, tracked)
+            if delivery.channel == "sms"
+            else None,
         )
         context = build_context(delivery.profile, personalisation, delivery.context)
         try:
@@ -358,7 +360,7 @@ def _render(
             next_attempt_at=None,
         )
         changes.append((delivery, previous))
-        yield delivery, addresses, message
+        yield delivery, message
 
 
 def send_batches(batches: dict[str, list[OutgoingMessage]]) -> None:
@@ -422,7 +424,9 @@ def record_sent_many(sent: Sequence[tuple[int, SendResult]]) -> None:
                 sent_at=now,
             )
             changes.append((delivery, previous))
-            events.append((delivery, "message_sent", {"rejected": len(result.rejected)}))
+            events.append(
+                (delivery, "message_sent", {"rejected": len(result.rejected)})
+            )
         _save(changes)
         track_outcomes(events)
     logger.info("recorded %d deliveries as sent", len(changes))

@@ -47,7 +47,9 @@ ENROLLMENT_FIELDS = (
 #: queue mail, so their enrollment advances inside a savepoint.
 WRITING_STEP_TYPES = frozenset({"update_profile", "notify_staff"})
 
-_current: ContextVar[StepBatch | None] = ContextVar("omnichannel_step_batch", default=None)
+_current: ContextVar[StepBatch | None] = ContextVar(
+    "omnichannel_step_batch", default=None
+)
 
 
 def current_batch() -> StepBatch | None:
@@ -177,7 +179,9 @@ class StepBatch:
                 name__in=names,
                 occurred_at__gte=earliest,
                 occurred_at__lte=self.now,
-            ).values_list("profile_id", "name", "object_type", "object_id", "occurred_at")
+            ).values_list(
+                "profile_id", "name", "object_type", "object_id", "occurred_at"
+            )
             for profile_id, *rest in rows:
                 found[profile_id].append(tuple(rest))  # type: ignore[arg-type]
         self._goal_events = found

@@ -57,11 +57,14 @@ def enroll(
     object_type: str = "",
     object_id: str = "",
     trigger: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Enrollment | None:
     """Start a run of ``journey`` for ``profile``; return None when rules forbid it.
 
     A journey keyed by object restarts the timers of the run on the same object
     instead of starting a second one. Re-entry follows the journey's policy.
+    ``data`` is kept on the run and offered to its messages as ``data``.
     """
     at = at or timezone.now()
     if journey.status != Journey.Status.ACTIVE or journey.current_version_id is None:
@@ -97,7 +100,8 @@ def enroll(
                 next_run_at=at,
                 entered_at=at,
                 last_trigger_at=at,
-                context={"trigger": trigger or {}},
+                context={"trigger": trigger or {}, **({"data": data} if data else {})},
+                idempotency_key=idempotency_key or None,
             )
     except IntegrityError:
         # Another process enrolled the same customer a moment ago.
@@ -470,9 +474,7 @@ def advance(enrollment: Enrollment, now: datetime) -> None:
             return
         enrollment.current_step = result.next_step
         enrollment.step_entered_at = now
-        _save(
-            enrollment, ["current_step", "step_entered_at", "context", "updated_at"]
-        )
+        _save(enrollment, ["current_step", "step_entered_at", "context", "updated_at"])
     raise RuntimeError(
         f"enrollment {enrollment.pk} ran {MAX_STEPS_PER_ADVANCE} steps without waiting"
     )

@@ -242,6 +242,8 @@ def _message_context(
         context["offer"] = offer
         context["code"] = offer["code"]
         context["offer_code"] = offer["code"]
+    if enrollment.context.get("data"):
+        context["data"] = enrollment.context["data"]
     splits = enrollment.context.get("splits")
     if splits:
         context["splits"] = splits
