@@ -113,7 +113,7 @@ def enroll(
         at,
         {"trigger": (trigger or {}).get("type", "")},
     )
-    logger.info(
+    logger.debug(
         "profile %s entered journey %s (enrollment %s)",
         profile.pk,
         journey.pk,
