@@ -44,7 +44,7 @@ def enroll(
     Profile or its uuid), ``email`` or ``phone``. Returns the run and whether this
     call started it; a repeated ``idempotency_key`` returns the earlier run.
     Raises JourneyNotFound, ProfileNotFound, InvalidIdentifier, EnrollmentRefused
-    (``reason`` says why) and ValueError for ``data`` that is not a JSON object
+    (its ``reason`` is a stable code) and ValueError for ``data`` that is not a JSON object
     of at most 32 KiB.
     """
     from omnichannel.exceptions import JourneyNotFound, ProfileNotFound

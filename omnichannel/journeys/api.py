@@ -108,10 +108,10 @@ class EnrollView(OmnichannelAPIView):
     """Enroll one customer in a journey whose trigger is a call from code or the API.
 
     Returns 201 with the new run, or 200 with the run an earlier call with the
-    same ``idempotency_key`` started. A journey that is not found answers 404; a
+    same ``idempotency_key`` started. A journey that is not found returns 404, a
     profile that is not found 404 with code ``profile_not_found``; an erased
     profile 410. A journey that is paused, not active or not triggered by the
-    API, or whose re-entry rule keeps the customer out, answers 409 with the
+    API, or whose re-entry rule keeps the customer out, returns 409 with the
     reason as ``code``.
     """
 

@@ -73,7 +73,7 @@ class StepBatch:
         self.now = now
         self.enrollments = {enrollment.pk: enrollment for enrollment in enrollments}
         self.step_runs: dict[int, list[StepRun]] = defaultdict(list)
-        self.events: dict[int, list[Any]] = defaultdict(list)
+        self.events: dict[int, list[Event]] = defaultdict(list)
         self.deliveries: dict[int, list[PendingDelivery]] = defaultdict(list)
         self.finished: list[Enrollment] = []
         self._templates: dict[tuple[str, str], Any] = {}
@@ -191,8 +191,8 @@ class StepBatch:
     def add_step_run(self, run: StepRun) -> None:
         self.step_runs[run.enrollment_id].append(run)
 
-    def add_event(self, enrollment: Enrollment, item: Any) -> None:
-        self.events[enrollment.pk].append(item)
+    def add_event(self, enrollment: Enrollment, event: Event) -> None:
+        self.events[enrollment.pk].append(event)
 
     def add_delivery(self, enrollment: Enrollment, pending: PendingDelivery) -> None:
         self.deliveries[enrollment.pk].append(pending)
@@ -242,16 +242,29 @@ class StepBatch:
         return [item.row.pk for item in fresh]
 
     def _store_events(self) -> None:
-        from omnichannel.profiles.batch import store_events
+        """Insert the journey events and announce each, as ``track`` would.
 
-        items = [item for items in self.events.values() for item in items]
-        if not items:
+        Journey events are passive, so they do not move ``last_seen_at``. An event
+        whose idempotency key is stored already is skipped.
+        """
+        from omnichannel.profiles.signals import event_tracked
+
+        events = [event for events in self.events.values() for event in events]
+        if not events:
             return
-        # Receivers of these events may end or wake other runs; they must write
+        stored = set(
+            Event.objects.filter(
+                idempotency_key__in=[event.idempotency_key for event in events]
+            ).values_list("idempotency_key", flat=True)
+        )
+        fresh = [event for event in events if event.idempotency_key not in stored]
+        Event.objects.bulk_create(fresh, batch_size=1000)
+        # Receivers of these events may end or wake other runs. They must write
         # at once, not into this batch.
         token = _current.set(None)
         try:
-            store_events(items)
+            for event in fresh:
+                event_tracked.send(sender=Event, event=event, profile=event.profile)
         finally:
             _current.reset(token)
 

@@ -647,20 +647,18 @@ def _emit(
     }
     batch = current_batch()
     if batch is not None and batch.owns(enrollment):
-        from omnichannel.profiles.payloads import EventInput
-
-        # An erased profile takes no events; its run still ends.
+        # An erased profile takes no events, but its run still ends.
         if enrollment.profile.erased_at is None:
             batch.add_event(
                 enrollment,
-                EventInput(
+                Event(
+                    profile=enrollment.profile,
                     name=name,
-                    profile_uuid=enrollment.profile.uuid,
-                    properties=properties,
                     occurred_at=at,
                     source="journey",
+                    properties=properties,
                     object_type=enrollment.object_type,
-                    object_id=enrollment.object_id,
+                    object_id=str(enrollment.object_id),
                     idempotency_key=f"{name}:{enrollment.pk}",
                 ),
             )
