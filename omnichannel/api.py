@@ -44,8 +44,8 @@ def enroll(
     Profile or its uuid), ``email`` or ``phone``. Returns the run and whether this
     call started it; a repeated ``idempotency_key`` returns the earlier run.
     Raises JourneyNotFound, ProfileNotFound, InvalidIdentifier, EnrollmentRefused
-    (its ``reason`` is a stable code) and ValueError for ``data`` that is not a JSON object
-    of at most 32 KiB.
+    (its ``reason`` is a stable code) and ValueError for ``data`` that is not a
+    JSON object of at most 32 KiB.
     """
     from omnichannel.exceptions import JourneyNotFound, ProfileNotFound
     from omnichannel.journeys.models import Journey
