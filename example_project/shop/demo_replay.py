@@ -133,6 +133,8 @@ def replay(clock: datetime, stdout: TextIO) -> None:
         advanced = 0
         # The engine runs hour by hour through the day, as the tick would, so a
         # wait until 10:00 local time ends at 10:00, not at the end of the day.
+        # NOTE: only the engine's clock is replayed. Consent checks and the sent_at
+        # of deliveries use the real time of the run.
         moment = start
         while moment < clock:
             advanced += run_due(moment)
