@@ -62,6 +62,15 @@ DISPATCH_FIELDS = (
     "next_attempt_at",
     "updated_at",
 )
+#: The fields recording a provider's acceptance; the rendered message stays as is.
+SENT_FIELDS = (
+    "status",
+    "reason",
+    "error",
+    "provider_message_id",
+    "sent_at",
+    "updated_at",
+)
 
 
 class _Consents:
@@ -205,9 +214,11 @@ def _change(
     return previous
 
 
-def _save(changes: list[tuple[Delivery, str]]) -> None:
+def _save(
+    changes: list[tuple[Delivery, str]], fields: tuple[str, ...] = DISPATCH_FIELDS
+) -> None:
     """Write the changed rows in one statement, then announce each change."""
-    bulk_update_rows(Delivery, [delivery for delivery, _ in changes], DISPATCH_FIELDS)
+    bulk_update_rows(Delivery, [delivery for delivery, _ in changes], fields)
     for delivery, previous in changes:
         if previous != delivery.status:
             delivery_status_changed.send(
@@ -427,6 +438,6 @@ def record_sent_many(sent: Sequence[tuple[int, SendResult]]) -> None:
             events.append(
                 (delivery, "message_sent", {"rejected": len(result.rejected)})
             )
-        _save(changes)
+        _save(changes, SENT_FIELDS)
         track_outcomes(events)
     logger.info("recorded %d deliveries as sent", len(changes))
