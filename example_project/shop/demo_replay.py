@@ -3,10 +3,11 @@
 The CDNOW history has no contact details, so the demo gives every tenth customer
 a sample address at example.com and an email marketing consent, recorded as demo
 data at their first order. Customers who are in a segment that triggers a journey
-are enrolled as if they had entered it on the last day of the data, and the
-engine runs with its clock at the end of that day. Messages go to in-memory
-outboxes (Django's locmem email backend and the app's locmem channel backend)
-rather than the console, and the demo prints counts and one sample per journey.
+are enrolled as if they had entered it on the last day of the data. The engine
+runs hour by hour through that day with the process clock set there
+(time-machine), so consent, offer codes and sent_at agree with it. Messages go to
+in-memory outboxes (Django's locmem email backend and the app's locmem channel
+backend) rather than the console, and the demo prints counts per journey.
 
 Every part is idempotent: a second run finds the contacts seeded, the re-entry
 rules of the journeys turn the enrollments away, and nothing is due any more.
@@ -18,6 +19,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+import time_machine
 from django.core import mail
 from django.db import transaction
 from django.test.utils import override_settings
@@ -129,17 +131,18 @@ def replay(clock: datetime, stdout: TextIO) -> None:
     ):
         mail.outbox = []
         locmem.outbox.clear()
-        enrolled = enroll_segment_members(start)
+        with time_machine.travel(start, tick=False):
+            enrolled = enroll_segment_members(start)
         advanced = 0
         # The engine runs hour by hour through the day, as the tick would, so a
         # wait until 10:00 local time ends at 10:00, not at the end of the day.
-        # NOTE: only the engine's clock is replayed. Consent checks and the sent_at
-        # of deliveries use the real time of the run.
-        moment = start
-        while moment < clock:
-            advanced += run_due(moment)
-            moment += timedelta(hours=1)
-        advanced += run_due(clock)
+        # The process clock travels too: consent, offer codes and sent_at then
+        # agree with the engine's clock.
+        hours = int((clock - start).total_seconds() // 3600)
+        moments = [start + timedelta(hours=hour) for hour in range(hours + 1)]
+        for moment in [*moments, clock]:
+            with time_machine.travel(moment, tick=False):
+                advanced += run_due(moment)
         stdout.write(
             f"Clock {clock:%Y-%m-%d %H:%M} UTC: {sum(enrolled.values())} customers "
             f"enrolled from their segments, {advanced} runs advanced, "

@@ -178,7 +178,7 @@ def issue_step_offer(
     """
     from django.core.exceptions import ImproperlyConfigured
 
-    from omnichannel.exceptions import OfferError
+    from omnichannel.exceptions import InvalidDiscountCode, OfferError
     from omnichannel.offers.services import issue_code
     from omnichannel.offers.status import build_status
 
@@ -193,6 +193,9 @@ def issue_step_offer(
         )
     except OfferError as error:
         reason = error.reason
+    except InvalidDiscountCode as error:
+        # The shop's adapter rejected the code it was asked to create.
+        reason = f"code_rejected:{error.field}"
     except ImproperlyConfigured:
         # No shop adapter creates discount codes; the check omnichannel.W050
         # reports it with the fix.
