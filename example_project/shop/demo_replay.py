@@ -145,7 +145,7 @@ def replay(clock: datetime, stdout: TextIO) -> None:
                 advanced += run_due(moment)
         stdout.write(
             f"Clock {clock:%Y-%m-%d %H:%M} UTC: {sum(enrolled.values())} customers "
-            f"enrolled from their segments, {advanced} runs advanced, "
+            f"enrolled from their segments, {advanced} advances of runs, "
             f"{len(mail.outbox)} emails and {len(locmem.outbox)} other messages "
             "sent to the in-memory outboxes.\n"
         )
