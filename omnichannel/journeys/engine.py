@@ -2,8 +2,9 @@
 
 Waits live in the database as ``Enrollment.next_run_at``. A tick claims due rows with
 ``select_for_update(skip_locked=True)``, so any number of workers can run ticks at
-once without taking the same row. Each enrollment advances in its own transaction
-until it waits or ends. A send writes a Delivery row under the unique key
+once without taking the same row. A claimed batch advances in one transaction, each
+enrollment until it waits or ends, and its writes are flushed in bulk (see
+``omnichannel.journeys.batch``). A send writes a Delivery row under the unique key
 ``"{enrollment}:{step}:{visit}"`` and hands it to the channel after commit, so a retry
 or a second worker cannot send twice.
 
