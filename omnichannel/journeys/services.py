@@ -122,7 +122,8 @@ def start_enrollment(
 
     Returns the run and whether this call started it. A call repeating an
     ``idempotency_key`` of the journey returns the run that key started. Raises
-    EnrollmentRefused, whose ``reason`` says why, and ValueError for bad ``data``.
+    EnrollmentRefused, whose ``reason`` is a stable code, and ValueError for bad
+    ``data``.
     """
     from omnichannel.journeys.engine import enroll
     from omnichannel.profiles.services import check_properties
