@@ -42,6 +42,7 @@ API_SCOPES: dict[str, Any] = {
     "profiles:erase": _("Erase a profile's personal data."),
     "consent:read": _("Read the consent state of profiles."),
     "consent:write": _("Record consent and pass inbound SMS keywords."),
+    "journeys:enroll": _("Enroll customers in journeys triggered by the API."),
 }
 
 

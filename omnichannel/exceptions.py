@@ -304,3 +304,25 @@ class InvalidInboundMessage(ConversationError, ValueError):
 
 class CouponUnavailable(ConversationError, RuntimeError):
     """The shop cannot create a discount code for a conversation."""
+
+
+class EnrollmentRefused(OmnichannelError, ValueError):
+    """A customer cannot be enrolled in a journey now.
+
+    ``reason`` is a stable code: ``journey_not_active``, ``journey_paused``,
+    ``trigger_not_manual``, ``already_enrolled``, ``reentry_refused`` or
+    ``profile_erased``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class JourneyNotFound(OmnichannelError, LookupError):
+    """No journey has the given slug."""
+
+
+class ProfileNotFound(OmnichannelError, LookupError):
+    """No profile matches the given uuid or identifier."""

@@ -19,6 +19,7 @@ api_urlpatterns: list = [
     path("", include("omnichannel.experiments.urls")),
     path("", include("omnichannel.offers.urls")),
     path("", include("omnichannel.assistant.urls")),
+    path("", include("omnichannel.journeys.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Last: any other URL under api/ gets a JSON 404, not the site's HTML page.
     re_path(r"", not_found),

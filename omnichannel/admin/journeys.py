@@ -10,19 +10,26 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from omnichannel.exceptions import ChannelError, DeliveryError
 from omnichannel.journeys.dryrun import dry_run
 from omnichannel.journeys.graph import InvalidGraph, validate_graph
 from omnichannel.journeys.layout import BOX_HEIGHT, BOX_WIDTH, layout
 from omnichannel.journeys.models import Enrollment, Journey, JourneyVersion, StepRun
 from omnichannel.journeys.services import publish, set_status, validate_trigger
 from omnichannel.journeys.stats import step_counts, unsent_reasons
+from omnichannel.journeys.testsend import (
+    SEND_STEP_TYPES,
+    journey_step,
+    send_step_test,
+    step_channels,
+)
 from omnichannel.profiles.models import Profile
 
 
@@ -139,6 +146,43 @@ class DryRunForm(forms.Form):
     customer = forms.CharField(
         label=_("customer"), help_text=_("Email address or profile id.")
     )
+
+
+class StepTestSendForm(forms.Form):
+    customer = forms.CharField(
+        label=_("customer"),
+        required=False,
+        help_text=_(
+            "Email address or profile id whose data fills the message; leave empty "
+            "for a sample customer. The customer receives nothing."
+        ),
+    )
+    address = forms.CharField(
+        label=_("send to"),
+        max_length=254,
+        help_text=_("Your email address, or your phone number for SMS and WhatsApp."),
+    )
+    channel = forms.ChoiceField(label=_("channel"))
+
+    def __init__(self, *args: Any, channels: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [(name, name) for name in channels]
+
+    def clean_customer(self) -> Profile | None:
+        value = self.cleaned_data["customer"].strip()
+        if not value:
+            return None
+        profile = (
+            Profile.objects.filter(pk=int(value)).first()
+            if value.isdigit()
+            else Profile.objects.filter(email__iexact=value).first()
+        )
+        if profile is None:
+            raise forms.ValidationError(
+                _("No customer with the email address or id %(value)s."),
+                params={"value": value},
+            )
+        return profile
 
 
 @admin.register(Journey)
@@ -287,6 +331,11 @@ class JourneyAdmin(admin.ModelAdmin):
                 name="omnichannel_journey_step_add",
             ),
             path(
+                "<int:pk>/steps/<slug:key>/test-send/",
+                wrap(self.test_send_view),
+                name="omnichannel_journey_test_send",
+            ),
+            path(
                 "<int:pk>/dry-run/",
                 wrap(self.dry_run_view),
                 name="omnichannel_journey_dry_run",
@@ -390,7 +439,13 @@ class JourneyAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "omnichannel/admin/journey_step_form.html",
-            {"journey": journey, "form": form, "key": key},
+            {
+                "journey": journey,
+                "form": form,
+                "key": key,
+                "can_test_send": bool(key)
+                and graph["steps"].get(key, {}).get("type") in SEND_STEP_TYPES,
+            },
         )
 
     def dry_run_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -426,6 +481,66 @@ class JourneyAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(
             request, "omnichannel/admin/journey_dry_run.html", context
+        )
+
+    def test_send_view(self, request: HttpRequest, pk: int, key: str) -> HttpResponse:
+        """Send a step's message to a staff member as a chosen customer gets it."""
+        journey = get_object_or_404(Journey, pk=pk)
+        if not self.has_change_permission(request, journey):
+            raise PermissionDenied
+        try:
+            channels = list(step_channels(journey_step(journey, key)))
+        except DeliveryError as error:
+            raise Http404(str(error)) from None
+        user_email = getattr(request.user, "email", "")
+        form = StepTestSendForm(
+            request.POST or None,
+            channels=channels,
+            initial={"address": user_email, "channel": channels[0]},
+        )
+        error = None
+        status = 200
+        if request.method == "POST":
+            if form.is_valid():
+                address = form.cleaned_data["address"].strip()
+                try:
+                    send_step_test(
+                        journey,
+                        key,
+                        address,
+                        customer=form.cleaned_data["customer"],
+                        channel=form.cleaned_data["channel"],
+                    )
+                except ChannelError as problem:
+                    error = _("The test message was not sent: %(error)s") % {
+                        "error": problem
+                    }
+                    status = 400
+                else:
+                    self.log_change(
+                        request, journey, f"Sent a test of step {key} to staff."
+                    )
+                    self.message_user(
+                        request,
+                        _("A test of step %(key)s was sent to %(address)s.")
+                        % {"key": key, "address": address},
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:omnichannel_journey_change", args=[journey.pk])
+                    )
+            else:
+                status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "journey": journey,
+            "key": key,
+            "form": form,
+            "error": error,
+            "opts": self.model._meta,
+            "title": _("Test send of step %(key)s") % {"key": key},
+        }
+        return TemplateResponse(
+            request, "omnichannel/admin/journey_test_send.html", context, status=status
         )
 
 

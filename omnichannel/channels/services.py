@@ -90,6 +90,47 @@ def default_webhook_template() -> MessageTemplate:
     return template
 
 
+def build_delivery(
+    profile: Profile,
+    channel: str,
+    template: MessageTemplate | None,
+    *,
+    dedupe_key: str,
+    context: Mapping[str, Any] | None = None,
+    source_type: str = "",
+    source_id: str | int = "",
+    step_key: str = "",
+    scheduled_at: datetime | None = None,
+) -> Delivery:
+    """Return an unsaved, checked Delivery; raise DeliveryError on bad arguments.
+
+    ``create_delivery`` saves one; the journey engine inserts many at once.
+    """
+    if template is None and channel == "webhook":
+        template = default_webhook_template()
+    if template is None:
+        raise DeliveryError(f"A {channel} delivery needs a message template.")
+    if not dedupe_key or len(dedupe_key) > 200:
+        raise DeliveryError("dedupe_key must be 1 to 200 characters.")
+    if template.channel != channel:
+        raise DeliveryError(
+            f"Template {template.slug!r} is for {template.channel!r}, not {channel!r}."
+        )
+    if scheduled_at is not None and timezone.is_naive(scheduled_at):
+        raise DeliveryError("scheduled_at must be timezone-aware.")
+    return Delivery(
+        dedupe_key=dedupe_key,
+        profile=_survivor(profile),
+        channel=channel,
+        template=template,
+        context=_check_context(context),
+        source_type=source_type[:32],
+        source_id=str(source_id)[:64],
+        step_key=step_key[:100],
+        scheduled_at=scheduled_at,
+    )
+
+
 def create_delivery(
     profile: Profile,
     channel: str,
@@ -109,34 +150,24 @@ def create_delivery(
     step never makes a second message. A webhook needs no template: its payload
     carries the context. Raises DeliveryError on bad arguments.
     """
-    if template is None and channel == "webhook":
-        template = default_webhook_template()
-    if template is None:
-        raise DeliveryError(f"A {channel} delivery needs a message template.")
-    if not dedupe_key or len(dedupe_key) > 200:
-        raise DeliveryError("dedupe_key must be 1 to 200 characters.")
-    if template.channel != channel:
-        raise DeliveryError(
-            f"Template {template.slug!r} is for {template.channel!r}, not {channel!r}."
-        )
-    if scheduled_at is not None and timezone.is_naive(scheduled_at):
-        raise DeliveryError("scheduled_at must be timezone-aware.")
-    values = {
-        "profile": _survivor(profile),
-        "channel": channel,
-        "template": template,
-        "context": _check_context(context),
-        "source_type": source_type[:32],
-        "source_id": str(source_id)[:64],
-        "step_key": step_key[:100],
-        "scheduled_at": scheduled_at,
-    }
+    row = build_delivery(
+        profile,
+        channel,
+        template,
+        dedupe_key=dedupe_key,
+        context=context,
+        source_type=source_type,
+        source_id=source_id,
+        step_key=step_key,
+        scheduled_at=scheduled_at,
+    )
     existing = Delivery.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            return Delivery.objects.create(dedupe_key=dedupe_key, **values), True
+            row.save(force_insert=True)
+            return row, True
     except IntegrityError:
         existing = Delivery.objects.filter(dedupe_key=dedupe_key).first()
         if existing is None:

@@ -25,6 +25,14 @@ def dispatch_delivery_task(delivery_id: int) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def dispatch_deliveries_task(delivery_ids: list[int]) -> int:
+    """Dispatch a batch of deliveries; return how many went to a backend."""
+    from omnichannel.channels.dispatch import dispatch_many
+
+    return dispatch_many(delivery_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def dispatch_due_deliveries(limit: int = 500) -> int:
     """Resume or fail interrupted sends and queue every due delivery; return the
     count queued.

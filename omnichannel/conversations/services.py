@@ -719,3 +719,35 @@ def pause_during_conversation(
     if not has_open_conversation(delivery.profile, now):
         return None
     return now + CONVERSATION_PAUSE_RECHECK, "conversation_open"
+
+
+def _pause_many_during_conversation(
+    deliveries: Any, now: datetime
+) -> dict[int, tuple[datetime, str]]:
+    """Answer ``pause_during_conversation`` for a batch of deliveries in one query."""
+    if not app_settings.PAUSE_MARKETING_DURING_CONVERSATION or not deliveries:
+        return {}
+    owners: dict[int, list[int]] = {}
+    for delivery in deliveries:
+        for profile_id in _profile_ids(delivery.profile):
+            owners.setdefault(profile_id, []).append(delivery.pk)
+    cutoff = now - app_settings.CONVERSATION_IDLE_TIMEOUT
+    talking = (
+        Conversation.objects.filter(
+            profile_id__in=list(owners),
+            status=Conversation.Status.OPEN,
+            created_at__lte=now,
+        )
+        .filter(Q(waiting_since__isnull=False) | Q(last_message_at__gte=cutoff))
+        .values_list("profile_id", flat=True)
+        .distinct()
+    )
+    until = now + CONVERSATION_PAUSE_RECHECK
+    return {
+        delivery_id: (until, "conversation_open")
+        for profile_id in talking
+        for delivery_id in owners[profile_id]
+    }
+
+
+pause_during_conversation.many = _pause_many_during_conversation  # type: ignore[attr-defined]

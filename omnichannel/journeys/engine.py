@@ -2,8 +2,9 @@
 
 Waits live in the database as ``Enrollment.next_run_at``. A tick claims due rows with
 ``select_for_update(skip_locked=True)``, so any number of workers can run ticks at
-once without taking the same row. Each enrollment advances in its own transaction
-until it waits or ends. A send writes a Delivery row under the unique key
+once without taking the same row. A claimed batch advances in one transaction, each
+enrollment until it waits or ends, and its writes are flushed in bulk (see
+``omnichannel.journeys.batch``). A send writes a Delivery row under the unique key
 ``"{enrollment}:{step}:{visit}"`` and hands it to the channel after commit, so a retry
 or a second worker cannot send twice.
 
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -61,11 +62,14 @@ def enroll(
     object_type: str = "",
     object_id: str = "",
     trigger: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Enrollment | None:
     """Start a run of ``journey`` for ``profile``; return None when rules forbid it.
 
     A journey keyed by object restarts the timers of the run on the same object
     instead of starting a second one. Re-entry follows the journey's policy.
+    ``data`` is kept on the run and offered to its messages as ``data``.
     """
     at = at or timezone.now()
     if journey.status != Journey.Status.ACTIVE or journey.current_version_id is None:
@@ -101,7 +105,8 @@ def enroll(
                 next_run_at=at,
                 entered_at=at,
                 last_trigger_at=at,
-                context={"trigger": trigger or {}},
+                context={"trigger": trigger or {}, **({"data": data} if data else {})},
+                idempotency_key=idempotency_key or None,
             )
     except IntegrityError:
         # Another process enrolled the same customer a moment ago.
@@ -113,7 +118,7 @@ def enroll(
         at,
         {"trigger": (trigger or {}).get("type", "")},
     )
-    logger.info(
+    logger.debug(
         "profile %s entered journey %s (enrollment %s)",
         profile.pk,
         journey.pk,
@@ -321,57 +326,142 @@ def run_due(
     """Advance every enrollment due at ``now``; return how many were advanced.
 
     Safe to run in several processes at once: each batch is claimed with
-    ``SELECT ... FOR UPDATE SKIP LOCKED`` and advanced in that transaction.
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` and advanced in that transaction. The
+    batch's writes are buffered and flushed in a few statements (see
+    ``omnichannel.journeys.batch``). If that fails on a database error, the same
+    batch is claimed again and advanced one enrollment at a time, each in its own
+    savepoint, so one bad row cannot hold the others back.
     """
     now = now or timezone.now()
     advanced = 0
     batches = 0
     while max_batches is None or batches < max_batches:
-        with transaction.atomic():
-            claimed = list(
-                Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(
-                    status=Enrollment.Status.ACTIVE,
-                    next_run_at__lte=now,
-                    journey__status__in=(
-                        Journey.Status.ACTIVE,
-                        Journey.Status.ARCHIVED,
-                    ),
-                )
-                .order_by("next_run_at", "id")[:batch_size]
+        try:
+            count = _run_batch(now, batch_size, buffered=True)
+        except DatabaseError:
+            logger.exception(
+                "a buffered batch of due enrollments failed; advancing it one "
+                "enrollment at a time"
             )
-            if not claimed:
-                break
-            journeys = {
-                j.pk: j
-                for j in Journey.objects.filter(pk__in={e.journey_id for e in claimed})
-            }
-            versions = {
-                v.pk: v
-                for v in JourneyVersion.objects.filter(
-                    pk__in={e.version_id for e in claimed}
-                )
-            }
-            profiles = Profile.objects.in_bulk({e.profile_id for e in claimed})
-            for enrollment in claimed:
-                enrollment.journey = journeys[enrollment.journey_id]
-                enrollment.version = versions[enrollment.version_id]
-                enrollment.profile = profiles[enrollment.profile_id]
-                _advance_safely(enrollment, now)
-                _push_if_stuck(enrollment, now)
-        advanced += len(claimed)
+            count = _run_batch(now, batch_size, buffered=False)
+        if not count:
+            break
+        advanced += count
         batches += 1
     if advanced:
         logger.info("advanced %d due enrollments", advanced)
     return advanced
 
 
+def _claim(now: datetime, batch_size: int) -> list[Enrollment]:
+    claimed = list(
+        Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            status=Enrollment.Status.ACTIVE,
+            next_run_at__lte=now,
+            journey__status__in=(Journey.Status.ACTIVE, Journey.Status.ARCHIVED),
+        )
+        .order_by("next_run_at", "id")[:batch_size]
+    )
+    if not claimed:
+        return claimed
+    journeys = Journey.objects.in_bulk({e.journey_id for e in claimed})
+    versions = JourneyVersion.objects.in_bulk({e.version_id for e in claimed})
+    profiles = Profile.objects.in_bulk({e.profile_id for e in claimed})
+    for enrollment in claimed:
+        enrollment.journey = journeys[enrollment.journey_id]
+        enrollment.version = versions[enrollment.version_id]
+        enrollment.profile = profiles[enrollment.profile_id]
+    return claimed
+
+
+def _run_batch(now: datetime, batch_size: int, *, buffered: bool) -> int:
+    from omnichannel.journeys.batch import StepBatch, needs_savepoint
+
+    with transaction.atomic():
+        claimed = _claim(now, batch_size)
+        if not claimed:
+            return 0
+        if not buffered:
+            for enrollment in claimed:
+                _advance_safely(enrollment, now)
+                _push_if_stuck(enrollment, now)
+            return len(claimed)
+        batch = StepBatch(now, claimed)
+        savepoints: dict[int, bool] = {}
+        with batch.active():
+            for enrollment in claimed:
+                version_id = enrollment.version_id
+                if version_id not in savepoints:
+                    savepoints[version_id] = needs_savepoint(enrollment.version.graph)
+                _advance_buffered(enrollment, now, batch, savepoints[version_id])
+                _push_if_stuck(enrollment, now)
+        batch.flush()
+    return len(claimed)
+
+
+def _advance_buffered(
+    enrollment: Enrollment, now: datetime, batch: Any, savepoint: bool
+) -> None:
+    """Advance one enrollment of a buffered batch; on an error, fail it alone.
+
+    A database error is raised on, because on PostgreSQL it spoils the whole
+    transaction unless a savepoint contained it.
+    """
+    try:
+        with log_ids(
+            profile_id=enrollment.profile_id,
+            journey_id=enrollment.journey_id,
+            enrollment_id=enrollment.pk,
+        ):
+            if savepoint:
+                with transaction.atomic():
+                    executed = advance(enrollment, now)
+            else:
+                executed = advance(enrollment, now)
+        transaction.on_commit(lambda: metrics.count_steps(executed))
+    except DatabaseError:
+        if not savepoint:
+            raise
+        _fail_buffered(enrollment, now, batch)
+    except Exception:
+        _fail_buffered(enrollment, now, batch)
+
+
+def _fail_buffered(enrollment: Enrollment, now: datetime, batch: Any) -> None:
+    logger.exception(
+        "enrollment %s of journey %s failed at step %s",
+        enrollment.pk,
+        enrollment.journey_id,
+        enrollment.current_step,
+    )
+    batch.discard(enrollment)
+    # Forget what the failed steps changed in memory, as a savepoint would.
+    enrollment.refresh_from_db(fields=["current_step", "step_entered_at", "context"])
+    enrollment.status = Enrollment.Status.FAILED
+    enrollment.exit_reason = "error"
+    enrollment.ended_at = now
+    enrollment.next_run_at = None
+
+
 def _push_if_stuck(enrollment: Enrollment, now: datetime) -> None:
     """Move a run that is still due after advancing a minute on, so that one
     faulty run cannot hold a tick in a loop."""
-    stuck = Enrollment.objects.filter(
-        pk=enrollment.pk, status=Enrollment.Status.ACTIVE, next_run_at__lte=now
-    ).update(next_run_at=now + STUCK_RETRY_DELAY)
+    from omnichannel.journeys.batch import current_batch
+
+    batch = current_batch()
+    if batch is not None and batch.owns(enrollment):
+        stuck = (
+            enrollment.status == Enrollment.Status.ACTIVE
+            and enrollment.next_run_at is not None
+            and enrollment.next_run_at <= now
+        )
+        if stuck:
+            enrollment.next_run_at = now + STUCK_RETRY_DELAY
+    else:
+        stuck = Enrollment.objects.filter(
+            pk=enrollment.pk, status=Enrollment.Status.ACTIVE, next_run_at__lte=now
+        ).update(next_run_at=now + STUCK_RETRY_DELAY)
     if stuck:
         logger.warning(
             "enrollment %s at step %s made no progress; retrying in a minute",
@@ -419,10 +509,7 @@ def advance(enrollment: Enrollment, now: datetime) -> list[str]:
     if journey.status == Journey.Status.ARCHIVED:
         finish(enrollment, Enrollment.Status.EXITED, "journey_archived", at=now)
         return executed
-    if (
-        journey.goal.get("events")
-        and Event.objects.filter(_goal_query(journey, enrollment, now)).exists()
-    ):
+    if _goal_reached(journey, enrollment, now):
         finish(enrollment, Enrollment.Status.CONVERTED, "goal_reached", at=now)
         return executed
 
@@ -435,11 +522,11 @@ def advance(enrollment: Enrollment, now: datetime) -> list[str]:
         executed.append(step.get("type", ""))
         if result.wait_until is not None:
             enrollment.next_run_at = result.wait_until
-            enrollment.save(update_fields=["next_run_at", "context", "updated_at"])
+            _save(enrollment, ["next_run_at", "context", "updated_at"])
             return executed
         if result.finish is not None:
             status, reason = result.finish
-            enrollment.save(update_fields=["context", "updated_at"])
+            _save(enrollment, ["context", "updated_at"])
             finish(enrollment, status, reason, at=now)
             return executed
         if not result.next_step:
@@ -447,20 +534,45 @@ def advance(enrollment: Enrollment, now: datetime) -> list[str]:
             return executed
         enrollment.current_step = result.next_step
         enrollment.step_entered_at = now
-        enrollment.save(
-            update_fields=["current_step", "step_entered_at", "context", "updated_at"]
-        )
+        _save(enrollment, ["current_step", "step_entered_at", "context", "updated_at"])
     raise RuntimeError(
         f"enrollment {enrollment.pk} ran {MAX_STEPS_PER_ADVANCE} steps without waiting"
     )
 
 
+def _goal_reached(journey: Journey, enrollment: Enrollment, now: datetime) -> bool:
+    from omnichannel.journeys.batch import current_batch
+
+    if not journey.goal.get("events"):
+        return False
+    batch = current_batch()
+    if batch is not None and batch.owns(enrollment):
+        return batch.goal_reached(enrollment)
+    return Event.objects.filter(_goal_query(journey, enrollment, now)).exists()
+
+
+def _save(enrollment: Enrollment, fields: list[str]) -> None:
+    """Save ``fields``, or leave them to the flush of the batch that owns the run."""
+    from omnichannel.journeys.batch import current_batch
+
+    batch = current_batch()
+    if batch is None or not batch.owns(enrollment):
+        enrollment.save(update_fields=fields)
+
+
 def finish(enrollment: Enrollment, status: str, reason: str, *, at: datetime) -> None:
     """End a run with ``status`` and record why."""
-    updated = Enrollment.objects.filter(
+    from omnichannel.journeys.batch import current_batch
+
+    batch = current_batch()
+    buffered = batch is not None and batch.owns(enrollment)
+    if buffered:
+        # The batch holds the row's lock, so its status in memory is current.
+        if enrollment.status != Enrollment.Status.ACTIVE:
+            return
+    elif not Enrollment.objects.filter(
         pk=enrollment.pk, status=Enrollment.Status.ACTIVE
-    ).update(status=status, exit_reason=reason, ended_at=at, next_run_at=None)
-    if not updated:
+    ).update(status=status, exit_reason=reason, ended_at=at, next_run_at=None):
         return
     enrollment.status = status
     enrollment.exit_reason = reason
@@ -471,7 +583,11 @@ def finish(enrollment: Enrollment, status: str, reason: str, *, at: datetime) ->
         Enrollment.Status.CONVERTED: "journey_converted",
     }.get(status, "journey_exited")
     _emit(name, enrollment, at, {"reason": reason, "status": status})
-    signals.enrollment_finished.send(sender=Enrollment, enrollment=enrollment)
+    if buffered:
+        assert batch is not None
+        batch.finished.append(enrollment)
+    else:
+        signals.enrollment_finished.send(sender=Enrollment, enrollment=enrollment)
 
 
 # Waits
@@ -556,7 +672,9 @@ def _log(
     reason: str = "",
     details: dict[str, Any] | None = None,
 ) -> StepRun:
-    return StepRun.objects.create(
+    from omnichannel.journeys.batch import current_batch
+
+    run = StepRun(
         enrollment=enrollment,
         journey_id=enrollment.journey_id,
         step_key=step_key if step_key is not None else enrollment.current_step,
@@ -566,13 +684,45 @@ def _log(
         details=details or {},
         at=at,
     )
+    batch = current_batch()
+    if batch is not None and batch.owns(enrollment):
+        batch.add_step_run(run)
+    else:
+        run.save()
+    return run
 
 
 def _emit(
     name: str, enrollment: Enrollment, at: datetime, extra: dict[str, Any]
 ) -> None:
+    from omnichannel.journeys.batch import current_batch
     from omnichannel.profiles.services import track
 
+    properties = {
+        "journey_id": enrollment.journey_id,
+        "journey": enrollment.journey.slug,
+        "enrollment_id": enrollment.pk,
+        "version": enrollment.version.number,
+        **extra,
+    }
+    batch = current_batch()
+    if batch is not None and batch.owns(enrollment):
+        # An erased profile takes no events, but its run still ends.
+        if enrollment.profile.erased_at is None:
+            batch.add_event(
+                enrollment,
+                Event(
+                    profile=enrollment.profile,
+                    name=name,
+                    occurred_at=at,
+                    source="journey",
+                    properties=properties,
+                    object_type=enrollment.object_type,
+                    object_id=str(enrollment.object_id),
+                    idempotency_key=f"{name}:{enrollment.pk}",
+                ),
+            )
+        return
     track(
         name,
         profile=enrollment.profile,
@@ -580,13 +730,7 @@ def _emit(
         source="journey",
         object_type=enrollment.object_type,
         object_id=enrollment.object_id,
-        properties={
-            "journey_id": enrollment.journey_id,
-            "journey": enrollment.journey.slug,
-            "enrollment_id": enrollment.pk,
-            "version": enrollment.version.number,
-            **extra,
-        },
+        properties=properties,
         idempotency_key=f"{name}:{enrollment.pk}",
     )
 

@@ -157,6 +157,15 @@ class Enrollment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     exit_reason = models.CharField(max_length=64, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text=_(
+            "The key of the API call or code that started the run; the same key "
+            "returns this run instead of starting another."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -167,7 +176,12 @@ class Enrollment(models.Model):
                 fields=["journey", "profile", "object_type", "object_id"],
                 condition=Q(status="active"),
                 name="omnichannel_one_active_enrollment",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="omnichannel_enrollment_idempotency",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "next_run_at"], name="omni_enrollment_due"),

@@ -29,7 +29,12 @@ def send_step(
     """Queue the message of a send step, unless a guard defers or stops it."""
     from omnichannel.channels import guards
     from omnichannel.channels.models import MessageTemplate
-    from omnichannel.channels.services import create_delivery, dispatch_later
+    from omnichannel.channels.services import (
+        build_delivery,
+        create_delivery,
+        dispatch_later,
+    )
+    from omnichannel.journeys.batch import current_batch
 
     profile = enrollment.profile
     deferred = enrollment.context.setdefault("deferred", {})
@@ -50,7 +55,15 @@ def send_step(
             return StepResult(wait_until=defer_until)
     deferred.pop(key, None)
 
-    if guards.frequency_cap_reached(profile, channel, now):
+    batch = current_batch()
+    if batch is not None and not batch.owns(enrollment):
+        batch = None
+    capped = (
+        batch.cap_reached(profile, channel)
+        if batch is not None
+        else guards.frequency_cap_reached(profile, channel, now)
+    )
+    if capped:
         _log(
             enrollment,
             StepRun.Outcome.SKIPPED,
@@ -63,9 +76,13 @@ def send_step(
 
     template = None
     if channel != "webhook" or template_slug:
-        template = MessageTemplate.objects.filter(
-            slug=template_slug, channel=channel
-        ).first()
+        template = (
+            batch.template(template_slug, channel)
+            if batch is not None
+            else MessageTemplate.objects.filter(
+                slug=template_slug, channel=channel
+            ).first()
+        )
         if template is None:
             _log(
                 enrollment,
@@ -109,20 +126,35 @@ def send_step(
     visits = enrollment.context.setdefault("visits", {})
     visit = visits.get(key, 0) + 1
     visits[key] = visit
-    delivery, created = create_delivery(
-        profile,
-        channel,
-        template,
-        dedupe_key=f"{enrollment.pk}:{key}:{visit}",
-        context=_message_context(step, enrollment, offer),
-        source_type="journey",
-        source_id=str(enrollment.pk),
-        step_key=key,
-        scheduled_at=now,
-    )
-    enrollment.context.setdefault("deliveries", {}).setdefault(key, [])
-    if delivery.pk not in enrollment.context["deliveries"][key]:
-        enrollment.context["deliveries"][key].append(delivery.pk)
+    arguments = {
+        "dedupe_key": f"{enrollment.pk}:{key}:{visit}",
+        "context": _message_context(step, enrollment, offer),
+        "source_type": "journey",
+        "source_id": str(enrollment.pk),
+        "step_key": key,
+        "scheduled_at": now,
+    }
+    delivery_ids = enrollment.context.setdefault("deliveries", {}).setdefault(key, [])
+    if batch is not None:
+        # The row is inserted, and its id noted here, when the batch is flushed.
+        from omnichannel.journeys.batch import PendingDelivery
+
+        row = build_delivery(profile, channel, template, **arguments)
+        run = _log(
+            enrollment,
+            StepRun.Outcome.SENT,
+            at=now,
+            step_type=step["type"],
+            details={"delivery_id": None, "channel": channel},
+        )
+        batch.add_delivery(
+            enrollment, PendingDelivery(row=row, step_run=run, context_ids=delivery_ids)
+        )
+        return StepResult(next_step=step.get("next"))
+
+    delivery, created = create_delivery(profile, channel, template, **arguments)
+    if delivery.pk not in delivery_ids:
+        delivery_ids.append(delivery.pk)
     if created:
         dispatch_later(delivery.pk)
     _log(
@@ -146,7 +178,7 @@ def issue_step_offer(
     """
     from django.core.exceptions import ImproperlyConfigured
 
-    from omnichannel.exceptions import OfferError
+    from omnichannel.exceptions import InvalidDiscountCode, OfferError
     from omnichannel.offers.services import issue_code
     from omnichannel.offers.status import build_status
 
@@ -161,6 +193,9 @@ def issue_step_offer(
         )
     except OfferError as error:
         reason = error.reason
+    except InvalidDiscountCode as error:
+        # The shop's adapter rejected the code it was asked to create.
+        reason = f"code_rejected:{error.field}"
     except ImproperlyConfigured:
         # No shop adapter creates discount codes; the check omnichannel.W050
         # reports it with the fix.
@@ -210,6 +245,8 @@ def _message_context(
         context["offer"] = offer
         context["code"] = offer["code"]
         context["offer_code"] = offer["code"]
+    if enrollment.context.get("data"):
+        context["data"] = enrollment.context["data"]
     splits = enrollment.context.get("splits")
     if splits:
         context["splits"] = splits

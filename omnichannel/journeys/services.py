@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
+from omnichannel.exceptions import EnrollmentRefused
 from omnichannel.journeys.graph import validate_graph
-from omnichannel.journeys.models import Enrollment, Journey, JourneyVersion, TriggerType
+from omnichannel.journeys.models import (
+    Enrollment,
+    Journey,
+    JourneyVersion,
+    ReentryPolicy,
+    TriggerType,
+)
+from omnichannel.profiles.models import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +145,111 @@ def set_status(journey: Journey, status: str) -> None:
                 status=Enrollment.Status.ACTIVE
             ).select_related("journey", "version", "profile"):
                 finish(enrollment, Enrollment.Status.EXITED, "journey_archived", at=now)
+
+
+def start_enrollment(
+    journey: Journey,
+    profile: Profile,
+    *,
+    data: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    source: str = "api",
+    at: datetime | None = None,
+) -> tuple[Enrollment, bool]:
+    """Enroll ``profile`` in a journey triggered by code or the API.
+
+    Returns the run and whether this call started it. A call repeating an
+    ``idempotency_key`` of the journey returns the run that key started. Raises
+    EnrollmentRefused, whose ``reason`` is a stable code, and ValueError for bad
+    ``data``.
+    """
+    from omnichannel.journeys.engine import enroll
+    from omnichannel.profiles.services import check_properties
+
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not 0 < len(idempotency_key) <= 200:
+            raise ValueError("idempotency_key must be 1 to 200 characters.")
+        earlier = _run_of_key(journey, profile, idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    _check_can_enroll(journey, profile)
+    data = dict(data or {})
+    check_properties(data)
+
+    enrollment = enroll(
+        journey,
+        profile,
+        at=at or timezone.now(),
+        object_type=object_type,
+        object_id=object_id,
+        trigger={"type": source},
+        data=data,
+        idempotency_key=idempotency_key,
+    )
+    if enrollment is not None:
+        return enrollment, True
+    if idempotency_key is not None:
+        # Another call with the same key won the race.
+        earlier = _run_of_key(journey, profile, idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    active = Enrollment.objects.filter(
+        journey=journey, profile=profile, status=Enrollment.Status.ACTIVE
+    )
+    if journey.keyed_by_object:
+        active = active.filter(object_type=object_type, object_id=str(object_id))
+    if active.exists():
+        raise EnrollmentRefused(
+            "already_enrolled",
+            f"The customer is already in journey {journey.slug!r}; a run in "
+            "progress is never started twice.",
+        )
+    raise EnrollmentRefused(
+        "reentry_refused",
+        f"Journey {journey.slug!r} does not let this customer in again (re-entry: "
+        f"{journey.get_reentry_policy_display()}"
+        + (
+            f", {journey.reentry_days} days"
+            if journey.reentry_policy == ReentryPolicy.AFTER_DAYS
+            else ""
+        )
+        + ").",
+    )
+
+
+def _run_of_key(journey: Journey, profile: Profile, key: str) -> Enrollment | None:
+    earlier = Enrollment.objects.filter(journey=journey, idempotency_key=key).first()
+    if earlier is not None and earlier.profile_id != profile.pk:
+        raise EnrollmentRefused(
+            "idempotency_key_reused",
+            f"The idempotency key {key!r} already started a run of journey "
+            f"{journey.slug!r} for another customer; use a new key per call.",
+        )
+    return earlier
+
+
+def _check_can_enroll(journey: Journey, profile: Profile) -> None:
+    if profile.erased_at is not None:
+        raise EnrollmentRefused(
+            "profile_erased", "This profile was erased on request; it takes no runs."
+        )
+    if journey.trigger_type != TriggerType.MANUAL:
+        raise EnrollmentRefused(
+            "trigger_not_manual",
+            f"Journey {journey.slug!r} starts on {journey.get_trigger_type_display()}, "
+            "not on a call from code or the API; set its trigger to 'manual'.",
+        )
+    if journey.status == Journey.Status.PAUSED:
+        raise EnrollmentRefused(
+            "journey_paused",
+            f"Journey {journey.slug!r} is paused; resume it in the admin first.",
+        )
+    if journey.status != Journey.Status.ACTIVE or journey.current_version_id is None:
+        raise EnrollmentRefused(
+            "journey_not_active",
+            f"Journey {journey.slug!r} is {journey.get_status_display()}; publish "
+            "and activate it first.",
+        )

@@ -79,6 +79,25 @@ class BaseBackend:
         """Send ``message``; raise InvalidAddress or ProviderError."""
         raise NotImplementedError
 
+    def send_many(
+        self, messages: list[OutgoingMessage]
+    ) -> list[SendResult | InvalidAddress | ProviderError]:
+        """Send ``messages``; return one SendResult or raised error per message.
+
+        Override it when the provider takes a batch in one request. This default
+        calls ``send`` for each, so one failure never stops the others.
+        """
+        results: list[SendResult | InvalidAddress | ProviderError] = []
+        for message in messages:
+            try:
+                results.append(self.send(message))
+            except (InvalidAddress, ProviderError) as error:
+                results.append(error)
+            except Exception as error:
+                logger.exception("backend of delivery %s raised", message.delivery_id)
+                results.append(ProviderError(f"{type(error).__name__}: {error}"))
+        return results
+
     def forget_address(self, address: str) -> None:
         """Drop an address the provider reported as gone (an expired push token)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -27,8 +28,20 @@ class OnsiteBackend(BaseBackend):
         return [f"profile:{profile.pk}"]
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        stored = self._build(message)
+        stored.save()
+        return SendResult(provider_message_id=f"onsite-{stored.pk}")
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[Any]:
+        """Store every message in one insert."""
+        stored = OnsiteMessage.objects.bulk_create(
+            [self._build(message) for message in messages]
+        )
+        return [SendResult(provider_message_id=f"onsite-{row.pk}") for row in stored]
+
+    def _build(self, message: OutgoingMessage) -> OnsiteMessage:
         rendered = message.rendered
-        stored = OnsiteMessage.objects.create(
+        return OnsiteMessage(
             profile_id=message.profile_id,
             delivery_id=message.delivery_id,
             title=rendered.subject,
@@ -36,4 +49,3 @@ class OnsiteBackend(BaseBackend):
             url=rendered.url,
             expires_at=timezone.now() + self.option("EXPIRES_AFTER", DEFAULT_EXPIRY),
         )
-        return SendResult(provider_message_id=f"onsite-{stored.pk}")

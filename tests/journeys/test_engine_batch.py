@@ -1,0 +1,93 @@
+"""The buffered batch of run_due: failures stay with their enrollment."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import DatabaseError
+
+from omnichannel.channels.models import Delivery, MessageTemplate
+from omnichannel.journeys import batch as batch_module
+from omnichannel.journeys.engine import enroll, run_due
+from omnichannel.journeys.models import Enrollment, JourneyVersion, StepRun
+from omnichannel.profiles.services import identify
+from tests.journeys.helpers import make_journey
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
+SEND = {
+    "start": "wait",
+    "steps": {
+        "wait": {"type": "wait", "duration": "PT1H", "next": "note"},
+        "note": {"type": "send", "channel": "onsite", "template": "note"},
+    },
+}
+
+
+@pytest.fixture
+def template():
+    return MessageTemplate.objects.create(
+        name="Note", slug="note", channel="onsite", subject="Hi", body="Hello"
+    )
+
+
+def test_broken_run_fails_alone(template):
+    good = make_journey(SEND, slug="good")
+    broken = make_journey(SEND, slug="broken")
+    # A version written past validation: its send step names no template.
+    graph = {**SEND, "steps": {**SEND["steps"], "note": {"type": "send"}}}
+    JourneyVersion.objects.filter(journey=broken).update(graph=graph)
+    ada = identify(email="ada.batch@example.com")
+    first = enroll(good, ada, at=T0)
+    second = enroll(broken, ada, at=T0)
+
+    assert run_due(T0 + timedelta(hours=1)) == 2
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Enrollment.Status.COMPLETED
+    assert second.status == Enrollment.Status.FAILED
+    assert second.exit_reason == "error"
+    assert second.current_step == "wait"
+    assert Delivery.objects.filter(source_id=str(first.pk)).count() == 1
+    assert not Delivery.objects.filter(source_id=str(second.pk)).exists()
+    assert not StepRun.objects.filter(enrollment=second, step_key="note").exists()
+
+
+def test_database_error_falls_back_one_by_one(monkeypatch, template):
+    journey = make_journey(SEND)
+    ada = identify(email="ada.batch@example.com")
+    enrollment = enroll(journey, ada, at=T0)
+    original = batch_module.StepBatch.flush
+    calls = []
+
+    def flush_failing_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DatabaseError("simulated clash")
+        return original(self)
+
+    monkeypatch.setattr(batch_module.StepBatch, "flush", flush_failing_once)
+
+    assert run_due(T0 + timedelta(hours=1)) == 1
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.COMPLETED
+    assert len(calls) == 1
+    assert Delivery.objects.filter(source_id=str(enrollment.pk)).count() == 1
+    assert StepRun.objects.filter(enrollment=enrollment, outcome="sent").count() == 1
+
+
+def test_batch_notes_delivery_ids(template):
+    journey = make_journey(SEND)
+    ada = identify(email="ada.batch@example.com")
+    enrollment = enroll(journey, ada, at=T0)
+
+    run_due(T0 + timedelta(hours=1))
+
+    enrollment.refresh_from_db()
+    delivery = Delivery.objects.get(source_id=str(enrollment.pk))
+    assert enrollment.context["deliveries"] == {"note": [delivery.pk]}
+    assert delivery.dedupe_key == f"{enrollment.pk}:note:1"
+    run = StepRun.objects.get(enrollment=enrollment, outcome="sent")
+    assert run.details == {"delivery_id": delivery.pk, "channel": "onsite"}
