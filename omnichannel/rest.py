@@ -30,7 +30,8 @@ from omnichannel.security.ratelimit import ScopedRateThrottle
 
 #: Names for the app's choice sets in the OpenAPI schema. drf-spectacular names an
 #: enum after its field: the channels and conversations both have a ``channel``
-#: field with different choices, and offers and copy variants a ``kind`` field. Copy these entries into the project's
+#: field with different choices, and offers and copy variants a ``kind`` field.
+#: Copy these entries into the project's
 #: ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` (a settings module cannot import
 #: this one); check omnichannel.W131 reports the names that are missing.
 ENUM_NAME_OVERRIDES = {

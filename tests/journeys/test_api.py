@@ -142,6 +142,7 @@ def test_enroll_draft_journey(client, customer):
 
 
 def test_enroll_event_triggered_journey(client, customer):
+    MessageTemplate.objects.create(name="API SMS", slug="api-sms", channel="sms")
     make_journey(
         SEND_AT_ONCE,
         slug="on-view",

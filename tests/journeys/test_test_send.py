@@ -57,7 +57,13 @@ def journey(settings):
     MessageTemplate.objects.create(
         name="Alert", slug="alert-sms", channel="sms", body="Hi {{ first_name }}"
     )
-    return make_journey(GRAPH, slug="welcome-flow")
+    push = MessageTemplate.objects.create(
+        name="Alert push", slug="alert-push", channel="push", body="Hi"
+    )
+    journey = make_journey(GRAPH, slug="welcome-flow")
+    # Deleted after publishing: a test send of the push variant finds no template.
+    push.delete()
+    return journey
 
 
 @pytest.fixture

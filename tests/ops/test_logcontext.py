@@ -31,7 +31,7 @@ def capture():
     logger = logging.getLogger("omnichannel")
     logger.addHandler(handler)
     previous = logger.level
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     yield handler
     logger.removeHandler(handler)
     logger.setLevel(previous)
