@@ -7,6 +7,7 @@ on-site messages tag and track their one link.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -103,6 +104,31 @@ def compose(
             f"Template {template.slug!r} failed to render: "
             f"{type(error).__name__}: {error}"
         ) from error
+
+
+#: Template fields that a delivery's ``context["overrides"]`` may replace, such as
+#: the subject of an A/B test arm.
+OVERRIDABLE_FIELDS = ("subject", "preheader", "body")
+
+
+def with_overrides(
+    template: MessageTemplate, context: Mapping[str, Any] | None
+) -> MessageTemplate:
+    """Return ``template``, or an unsaved copy with the context's overrides applied."""
+    overrides = (context or {}).get("overrides")
+    if not isinstance(overrides, Mapping):
+        return template
+    changes = {
+        name: overrides[name]
+        for name in OVERRIDABLE_FIELDS
+        if isinstance(overrides.get(name), str)
+    }
+    if not changes:
+        return template
+    changed = copy.copy(template)
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    return changed
 
 
 def _one_line(text: str) -> str:

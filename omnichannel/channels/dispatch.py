@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
-from omnichannel.channels.compose import LinkPolicy, compose
+from omnichannel.channels.compose import LinkPolicy, compose, with_overrides
 from omnichannel.channels.models import Delivery
 from omnichannel.channels.registry import get_backend
 from omnichannel.channels.rendering import Personalisation, build_context, prefetch
@@ -231,6 +231,7 @@ def track_outcomes(outcomes: Sequence[tuple[Delivery, str, dict[str, Any]]]) -> 
 
     Erased profiles take no events, so theirs are left out.
     """
+    from omnichannel.channels.tracking import delivery_properties
     from omnichannel.profiles.batch import store_events
     from omnichannel.profiles.payloads import EventInput
 
@@ -238,15 +239,7 @@ def track_outcomes(outcomes: Sequence[tuple[Delivery, str, dict[str, Any]]]) -> 
         EventInput(
             name=name,
             profile_uuid=delivery.profile.uuid,
-            properties={
-                "delivery_id": delivery.pk,
-                "channel": delivery.channel,
-                "template": delivery.template.slug,
-                "source_type": delivery.source_type,
-                "source_id": delivery.source_id,
-                "step_key": delivery.step_key,
-                **properties,
-            },
+            properties=delivery_properties(delivery, **properties),
             source="channels",
             object_type="delivery",
             object_id=str(delivery.pk),
@@ -347,7 +340,9 @@ def _render(
         )
         context = build_context(delivery.profile, personalisation, delivery.context)
         try:
-            rendered = compose(template, context, policy)
+            rendered = compose(
+                with_overrides(template, delivery.context), context, policy
+            )
         except RenderError as error:
             logger.warning("delivery %s failed to render: %s", delivery.pk, error)
             previous = _change(delivery, Status.FAILED, "render_error", str(error))

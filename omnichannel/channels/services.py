@@ -20,7 +20,12 @@ from django.utils import timezone
 
 from omnichannel.channels import links
 from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
-from omnichannel.channels.compose import LinkPolicy, RenderedMessage, compose
+from omnichannel.channels.compose import (
+    LinkPolicy,
+    RenderedMessage,
+    compose,
+    with_overrides,
+)
 from omnichannel.channels.models import (
     Delivery,
     MessageTemplate,
@@ -211,18 +216,12 @@ def _set_status(
 
 
 def _track_outcome(delivery: Delivery, name: str, **properties: Any) -> None:
+    from omnichannel.channels.tracking import delivery_properties
+
     track(
         name,
         profile=delivery.profile,
-        properties={
-            "delivery_id": delivery.pk,
-            "channel": delivery.channel,
-            "template": delivery.template.slug,
-            "source_type": delivery.source_type,
-            "source_id": delivery.source_id,
-            "step_key": delivery.step_key,
-            **properties,
-        },
+        properties=delivery_properties(delivery, **properties),
         object_type="delivery",
         object_id=delivery.pk,
         source="channels",
@@ -308,7 +307,7 @@ def render_for(
         shorten=_shortener(delivery, tracked) if delivery.channel == "sms" else None,
     )
     context = build_context(profile, personalisation, delivery.context)
-    return compose(template, context, policy), tracked
+    return compose(with_overrides(template, delivery.context), context, policy), tracked
 
 
 def _outgoing(

@@ -45,7 +45,12 @@ BOUNCING_EVENTS = frozenset({"bounced", "rejected", "complained"})
 CONTEXT_PROPERTIES = ("journey_id", "experiment_id", "variant")
 
 
-def _properties(delivery: Delivery, **extra: Any) -> dict[str, Any]:
+def delivery_properties(delivery: Delivery, **extra: Any) -> dict[str, Any]:
+    """Return the properties of a message event of ``delivery``, plus ``extra``.
+
+    They name the delivery, its template and source, and the journey and A/B test
+    arm it was sent for, so that analytics can credit the event to each.
+    """
     properties = {
         "delivery_id": delivery.pk,
         "channel": delivery.channel,
@@ -80,7 +85,7 @@ def record_open(delivery: Delivery, *, at: datetime | None = None) -> bool:
         track(
             "message_opened",
             profile=delivery.profile,
-            properties=_properties(delivery),
+            properties=delivery_properties(delivery),
             occurred_at=at,
             object_type="delivery",
             object_id=delivery.pk,
@@ -103,7 +108,7 @@ def record_click(delivery: Delivery, url: str, *, at: datetime | None = None) ->
         track(
             "message_clicked",
             profile=delivery.profile,
-            properties=_properties(delivery, url=url[:2000]),
+            properties=delivery_properties(delivery, url=url[:2000]),
             occurred_at=at,
             object_type="delivery",
             object_id=delivery.pk,
@@ -159,7 +164,7 @@ def _record_provider_event(
         track(
             name,
             profile=delivery.profile,
-            properties=_properties(
+            properties=delivery_properties(
                 delivery,
                 esp=esp_name,
                 reject_reason=event.reject_reason or "",

@@ -29,6 +29,18 @@ def on_journey_saved(sender: Any, **kwargs: Any) -> None:
     clear_interest_cache()
 
 
+@receiver(
+    post_save,
+    sender="omnichannel.Experiment",
+    dispatch_uid="omnichannel-experiment-saved-journeys",
+)
+def on_experiment_saved(sender: Any, **kwargs: Any) -> None:
+    """Let the next send see an experiment that started, paused or ended."""
+    from omnichannel.journeys.experiments import clear_cache
+
+    clear_cache()
+
+
 @receiver(events_tracked, dispatch_uid="omnichannel-journeys-events")
 def on_events(sender: Any, events: Any, **kwargs: Any) -> None:
     # Runs inside the transaction that stored the events, so an order ends an

@@ -117,6 +117,24 @@ def send_step(
         )
         return StepResult(next_step=step.get("next"))
 
+    arm = None
+    if template is not None:
+        from omnichannel.journeys.experiments import arm_for, variant_template
+
+        arm = arm_for(profile, enrollment.journey.slug, key, template.slug)
+        if arm is not None and arm.is_holdout:
+            _log(
+                enrollment,
+                StepRun.Outcome.SKIPPED,
+                at=now,
+                step_type=step["type"],
+                reason="experiment_holdout",
+                details={"experiment": arm.experiment.key},
+            )
+            return StepResult(next_step=step.get("next"))
+        if arm is not None:
+            template = variant_template(arm, template, channel)
+
     offer = None
     if step.get("offer"):
         offer = issue_step_offer(step, key, enrollment, now)
@@ -128,7 +146,10 @@ def send_step(
     visits[key] = visit
     arguments = {
         "dedupe_key": f"{enrollment.pk}:{key}:{visit}",
-        "context": _message_context(step, enrollment, offer),
+        "context": {
+            **_message_context(step, enrollment, offer),
+            **(arm.context() if arm is not None else {}),
+        },
         "source_type": "journey",
         "source_id": str(enrollment.pk),
         "step_key": key,
