@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -33,10 +33,6 @@ def recompute_aggregates(profile_ids: Iterable[int] | None = None) -> int:
 
     ``None`` recomputes every profile.
     """
-    if connection.vendor == "postgresql":
-        return _recompute_on_postgresql(
-            None if profile_ids is None else list(profile_ids)
-        )
     orders = counted_orders().filter(profile=OuterRef("pk")).order_by()
 
     def aggregate(expression: Any) -> Subquery:
@@ -62,49 +58,3 @@ def recompute_aggregates(profile_ids: Iterable[int] | None = None) -> int:
     )
     queryset.filter(order_count=0).update(average_order_value=zero)
     return updated
-
-
-def _recompute_on_postgresql(profile_ids: list[int] | None) -> int:
-    # The same figures as the portable UPDATE above, in one grouped pass over the
-    # order events instead of four correlated subqueries per profile: an import
-    # of a million customers spent a third of its time there.
-    profile_table = connection.ops.quote_name(Profile._meta.db_table)
-    event_table = connection.ops.quote_name(Event._meta.db_table)
-    only_ids = "" if profile_ids is None else "WHERE id = ANY(%(ids)s)"
-    only_events = "" if profile_ids is None else "AND e.profile_id = ANY(%(ids)s)"
-    sql = f"""
-        UPDATE {profile_table} AS p
-        SET order_count = coalesce(s.orders, 0),
-            total_spent = coalesce(s.spent, 0),
-            first_order_at = s.first_at,
-            last_order_at = s.last_at,
-            average_order_value = CASE WHEN coalesce(s.orders, 0) > 0
-                THEN coalesce(s.spent, 0) / s.orders ELSE 0 END
-        FROM (
-            SELECT t.id, o.orders, o.spent, o.first_at, o.last_at
-            FROM (SELECT id FROM {profile_table} {only_ids}) AS t
-            LEFT JOIN (
-                SELECT e.profile_id, count(*) AS orders, sum(e.revenue) AS spent,
-                       min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at
-                FROM {event_table} AS e
-                WHERE e.name = %(order)s {only_events}
-                  AND NOT EXISTS (
-                      SELECT 1 FROM {event_table} AS r
-                      WHERE r.profile_id = e.profile_id
-                        AND r.name = ANY(%(reversals)s)
-                        AND r.object_type = e.object_type
-                        AND r.object_id = e.object_id
-                  )
-                GROUP BY e.profile_id
-            ) AS o ON o.profile_id = t.id
-        ) AS s
-        WHERE p.id = s.id
-    """
-    parameters = {
-        "ids": profile_ids,
-        "order": ORDER_EVENT,
-        "reversals": list(ORDER_REVERSAL_EVENTS),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, parameters)
-        return cursor.rowcount
