@@ -251,7 +251,7 @@ def status_rows(
     """Return rows without values for a run that did not produce figures.
 
     The rows repeat the figure names of the last size that ran, so the table shows
-    which figures are missing; without one, a single row carries the module name.
+    which figures are missing. Before any size has run, one row names the module.
     """
     templates = previous or [{"name": name, "unit": "", "target": ""}]
     return [
@@ -325,8 +325,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def growth_reading(unit: str, value_factor: float, size_factor: float) -> str:
     """Name how a figure grows when the customer count grows by ``size_factor``.
 
-    A rate (a unit per second) that holds steady means the work per customer stays
-    the same; for other figures the exponent of ``value ~ customers ** k`` decides.
+    A steady rate (a unit per second) means the work per customer stays the same.
+    For other figures the exponent of ``value ~ customers ** k`` decides.
     """
     if value_factor <= 0:
         return "-"

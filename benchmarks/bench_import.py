@@ -1,9 +1,9 @@
 """Order import and RFM scoring, on the CDNOW file and on a generated history.
 
 * import rate: ``import_orders`` (the code behind ``omnichannel_import_orders``), in
-  purchase rows per second, against a bare ``COPY`` of the same rows, read from the
-  same file, into a copy of the event table with the same indexes and no foreign
-  keys;
+  purchase rows per second. The reference is a bare ``COPY`` of the same rows, read
+  from the same file, into a copy of the event table with the same indexes and no
+  foreign keys;
 * RFM scoring: ``score_all`` (delete the old scores, one ``INSERT ... SELECT`` with
   window functions, group sizes) against one hand-written ``SELECT`` of the same
   three quintile scores that writes nothing. Writing costs several times reading:
@@ -30,7 +30,6 @@ from pathlib import Path
 from benchmarks.common import ROOT, Result, best_of, isolated_database, setup_django
 
 CDNOW_PATH = ROOT / "example_project" / "data" / "CDNOW_master.txt"
-CDNOW_ROWS = 69_659
 SEED = 20261204
 FIRST_DAY = date(1997, 1, 1)
 DAYS = 546

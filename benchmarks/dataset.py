@@ -7,7 +7,7 @@ seed, so a million customers and ten million events take minutes, not hours.
 Profiles: a country, 0 to 15 orders (most have few), a total spent to match, first
 and last order dates, and a last visit in the 120 days before ``NOW``. Events, over
 the 365 days before ``NOW``: 50% ``page_viewed``, 25% ``product_viewed``, 15%
-``category_viewed``, 7% ``cart_updated`` and 3% ``order_placed``; product and
+``category_viewed``, 7% ``cart_updated`` and 3% ``order_placed``. Product and
 category views carry one of ``CATEGORIES`` and a price.
 """
 

@@ -1,9 +1,9 @@
 """Bulk writes through PostgreSQL's ``COPY``, for imports of many rows.
 
-``bulk_create`` prepares every value of every row through its model field, which
-costs more than the database's own work at a hundred thousand rows and more. Here
-only the values that differ from row to row are passed in; the others are prepared
-once from a template instance.
+``bulk_create`` prepares every value of every row through its model field and builds
+one large parameterised statement. In a profile of the CDNOW import that Python work
+took about as long as the database's own. Here only the values that differ from row
+to row are passed in, and the others are prepared once from a template instance.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def copy_rows(
 ) -> int:
     """Write one row per item of ``rows`` with ``COPY``; return the number written.
 
-    Each item holds the values of the fields named in ``varying`` (attribute names,
+    Each item contains the values of the fields named in ``varying`` (attribute names,
     such as ``profile_id``), ready for the database. Every other concrete field
     takes the template's value; the primary key is left to the database unless
     ``varying`` names it. Call :func:`can_copy` first.

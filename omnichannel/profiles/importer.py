@@ -156,8 +156,8 @@ def parse_cdnow(
         )
         # Identical rows are separate purchases; the occurrence number keeps them
         # apart. The counter keeps an 8-byte digest per row instead of the text, so
-        # a file of millions of rows fits in memory; two rows whose digests
-        # collided would still get distinct keys, the same on every run.
+        # a file of millions of rows fits in memory. Two rows whose digests collided
+        # would still get distinct keys, and the same ones on every run.
         digest = hashlib.blake2b(identity.encode(), digest_size=8).digest()
         seen[digest] += 1
         key = f"{identity}:{seen[digest]}"
@@ -396,7 +396,7 @@ def _insert_events(
 
 def _copy_events(cursor: Any, values: list[tuple]) -> int:
     # COPY cannot skip rows that break a unique constraint, so the rows land in a
-    # temporary table first; an import running beside this one may have stored
+    # temporary table first. An import running beside this one may have stored
     # some of the keys since they were checked.
     from psycopg.types.json import Jsonb
 
