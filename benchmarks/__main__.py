@@ -137,9 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         help="Seconds one module may take at one size before it is stopped "
         f"(default {DEFAULT_TIMEOUT}).",
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        help="Read a results JSON file, print it as Markdown tables and stop.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = args.sizes or sorted(set(args.customers or DEFAULT_SIZES))
+    if args.markdown:
+        print_markdown(json.loads(args.markdown.read_text()))
+        return 0
 
     setup_django()
     if args.child:
@@ -415,6 +423,46 @@ def print_growth(growth: list[dict[str, Any]]) -> None:
         "exponent k: value ~ customers ** k between the two sizes; "
         "for a rate, a steady value means linear total cost."
     )
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if value and abs(value) < 10**-digits:
+        return f"{value:.2e}"
+    return f"{value:,.{digits}f}"
+
+
+def print_markdown(rows: list[dict[str, Any]]) -> None:
+    """Print results as the Markdown tables of docs/benchmarks.md."""
+    print(
+        "| figure | customers | value | unit | reference | ratio | target | status "
+        "| peak MiB |"
+    )
+    print("| --- | ---: | ---: | --- | ---: | ---: | --- | --- | ---: |")
+    for row in rows:
+        status = row["status"]
+        if row["value"] is None:
+            status = f"{status}: {row['note']}"
+        print(
+            f"| {row['name']} | {format_size(row['customers'])} "
+            f"| {_cell(row['value'])} | {row['unit']} "
+            f"| {_cell(row['reference_value'])} | {_cell(row['ratio'], 2)} "
+            f"| `{row['target']}` | {status} | {_cell(row['peak_rss_mb'], 0)} |"
+        )
+    growth = growth_rows(rows)
+    if not growth:
+        return
+    print()
+    print("| figure | from | to | value x | exponent | reading | memory x |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    for item in growth:
+        print(
+            f"| {item['name']} | {format_size(item['from'])} "
+            f"| {format_size(item['to'])} | {_cell(item['value_factor'], 2)} "
+            f"| {_cell(item['exponent'], 2)} | {item['reading']} "
+            f"| {_cell(item['memory_factor'], 2)} |"
+        )
 
 
 if __name__ == "__main__":

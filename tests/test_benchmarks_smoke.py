@@ -18,6 +18,7 @@ from benchmarks.__main__ import (
     main,
     parse_size,
     parse_sizes,
+    print_markdown,
     status_rows,
     target_met,
 )
@@ -32,7 +33,7 @@ REQUIRED_FIELDS = {
 NUMERIC_FIELDS = ("value", "reference_value", "ratio", "peak_rss_mb")
 
 
-def test_runner_tiny_run_writes_results(tmp_path):
+def test_runner_tiny_run_writes_results(tmp_path, capsys):
     output = tmp_path / "results.json"
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     environment.pop("DATABASE_URL", None)
@@ -68,6 +69,11 @@ def test_runner_tiny_run_writes_results(tmp_path):
         assert row["status"] in ("met", "missed")
         assert row["peak_rss_mb"] > 0
     assert 100 in {row["customers"] for row in rows}
+
+    print_markdown(rows)
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("| figure | customers |")
+    assert len(markdown.splitlines()) == len(rows) + 2
 
 
 def test_runner_rejects_unknown_module(capsys):
