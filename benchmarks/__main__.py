@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     failures = 0
     for name in names:
-        module_rows, module_failures = run_module(name, sizes, args.timeout)
-        rows += module_rows
-        failures += module_failures
-        # Written after each module too, so a stopped run keeps what it measured.
-        args.output.write_text(json.dumps(rows, indent=2) + "\n")
+        for size_rows, failed in run_module(name, sizes, args.timeout):
+            rows += size_rows
+            failures += failed
+            # Written after each size too, so a stopped run keeps what it measured.
+            args.output.write_text(json.dumps(rows, indent=2) + "\n")
 
     print_table(rows)
     growth = growth_rows(rows)
@@ -184,16 +185,15 @@ def run_child(name: str, customers: int, output: Path) -> int:
 
 def run_module(
     name: str, sizes: list[int], timeout: float
-) -> tuple[list[dict[str, Any]], int]:
-    """Run one module at each size in a child process; return its rows and failures."""
+) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    """Run one module at each size in a child process; yield its rows and whether
+    the run failed, size by size."""
     limit, reason = size_limit(name)
-    rows: list[dict[str, Any]] = []
-    failures = 0
     last_rows: list[dict[str, Any]] = []
     for customers in sizes:
         if limit is not None and customers > limit:
             note = f"not run above {format_size(limit)} customers: {reason}"
-            rows += status_rows(name, customers, last_rows, "not run", note)
+            yield status_rows(name, customers, last_rows, "not run", note), False
             continue
         print(f"running {name} with {customers} customers", file=sys.stderr)
         started = time.perf_counter()
@@ -201,15 +201,13 @@ def run_module(
         seconds = round(time.perf_counter() - started, 1)
         print(f"{name} at {customers}: {status} in {seconds} s", file=sys.stderr)
         if status != "ok":
-            failures += 1
-            rows += status_rows(name, customers, last_rows, status, note)
+            yield status_rows(name, customers, last_rows, status, note), True
             continue
         for result in results:
             result["seconds"] = seconds
             result["status"] = "met" if target_met(result) else "missed"
-        rows += results
         last_rows = results
-    return rows, failures
+        yield results, False
 
 
 def run_in_child(
