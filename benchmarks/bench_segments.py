@@ -3,7 +3,8 @@
 * rebuild: ``rebuild_segment`` of a three-condition segment whose members are
   current, against one hand-written SQL statement that selects the same profile ids.
   The conditions are: total spent at least 500, no visit in the last 30 days, and
-  viewed the category Winter Jackets at least twice in the last 90 days;
+  viewed the category Winter Jackets at least twice in the last 365 days (about one
+  profile in a hundred matches all three);
 * incremental update: ``refresh_profile`` of one profile after one new event, p95
   over ``SAMPLES`` profiles, against the p95 of reading one profile by primary key;
 * queries of an incremental update: the most that any sampled update ran, against the
@@ -40,7 +41,7 @@ SEGMENT_RULE = {
             "event": "category_viewed",
             "where": [{"property": "category", "op": "eq", "value": "Winter Jackets"}],
             "count": {"op": "gte", "value": 2},
-            "within": {"value": 90, "unit": "days"},
+            "within": {"value": 365, "unit": "days"},
         },
     ]
 }
@@ -81,7 +82,7 @@ def reference_ids() -> list[int]:
             REFERENCE_SQL,
             {
                 "now": NOW,
-                "since": NOW - timedelta(days=90),
+                "since": NOW - timedelta(days=365),
                 "last_visit": NOW - timedelta(days=31),
             },
         )
