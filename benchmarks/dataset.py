@@ -96,7 +96,8 @@ def generate(customers: int) -> None:
                    at, at, 'web',
                    CASE WHEN kind >= 0.5 AND kind < 0.9
                         THEN jsonb_build_object(
-                            'category', ({categories})[1 + floor(power(random(), 3) * 20)::int],
+                            'category',
+                            ({categories})[1 + floor(power(random(), 3) * 20)::int],
                             'price', round((random() * 200)::numeric, 2))
                         ELSE '{{}}'::jsonb END,
                    '', '', ''
