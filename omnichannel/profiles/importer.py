@@ -354,6 +354,8 @@ def _write_chunk(rows: list[OrderRow], result: ImportResult) -> None:
     profile_ids = _profiles_for(new_rows, result)
     result.rows_imported += _insert_events(new_rows, profile_ids)
     touched = sorted(set(profile_ids.values()))
+    # NOTE: this takes about a third of an import of new customers on PostgreSQL
+    # (four correlated subqueries per profile, measured at 20,000 customers).
     for start in range(0, len(touched), BATCH_SIZE):
         recompute_aggregates(touched[start : start + BATCH_SIZE])
     Profile.objects.filter(pk__in=touched, currency="").update(
