@@ -247,16 +247,25 @@ def run_in_child(
         try:
             code = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+            stop_child(child)
             return "timed out", [], f"stopped after {timeout:.0f} s (--timeout)"
+        except KeyboardInterrupt:
+            # The child has a session of its own, so Ctrl-C does not reach it.
+            stop_child(child)
+            raise
         if code != 0 or not output.exists():
             return "failed", [], f"exited with status {code}; see the log above"
         return "ok", json.loads(output.read_text()), ""
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> None:
+    """Stop a child run and every process it started, politely first."""
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 def status_rows(
