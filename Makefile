@@ -56,8 +56,9 @@ test-postgres: $(VENV)/.installed
 test-oscar: $(VENV)/.installed
 	$(PY) -m pytest -q --ds=tests.integration.oscar_settings tests/integration/oscar
 
-# The whole benchmark suite on PostgreSQL at three sizes; about 45 minutes on two
-# cores. BENCH_SIZES picks others, such as BENCH_SIZES=10k,100k.
+# The whole benchmark suite on PostgreSQL at three sizes. It aims at 45 minutes on
+# two idle cores; docs/benchmarks.md has the times measured on a loaded machine.
+# BENCH_SIZES picks other sizes, such as BENCH_SIZES=10k,100k.
 BENCH_SIZES ?= 10k,100k,1m
 bench: $(VENV)/.installed
 	DATABASE_URL=$(DATABASE_URL_PG) OMNICHANNEL_TEST_DB_SUFFIX=bench \
