@@ -3,15 +3,16 @@
 * rebuild: ``rebuild_segment`` of a three-condition segment whose members are
   current, against one hand-written SQL statement that selects the same profile ids.
   The conditions are: total spent at least 500, no visit in the last 30 days, and
-  viewed the category Winter Jackets at least twice in the last 90 days;
+  viewed the category Winter Jackets at least twice in the last 365 days (about one
+  profile in a hundred matches all three);
 * incremental update: ``refresh_profile`` of one profile after one new event, p95
   over ``SAMPLES`` profiles, against the p95 of reading one profile by primary key;
 * queries of an incremental update: the most that any sampled update ran, against the
   number of active segments (one query per segment would match it).
 
-PostgreSQL only. ``customers`` profiles and ten times as many events are generated
-with a fixed seed by ``INSERT ... SELECT`` over ``generate_series`` in a database of
-its own (the settings' test database), created and dropped by this script.
+PostgreSQL only. The standard data set of ``benchmarks.dataset`` (``customers``
+profiles, ten events each, seeded) is generated in a database of its own (the
+settings' test database), created and dropped by this script.
 """
 
 from __future__ import annotations
@@ -19,37 +20,13 @@ from __future__ import annotations
 import random
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from benchmarks.common import Result, best_of, percentile, setup_django
+from benchmarks.dataset import NOW, generate
 
-NOW = datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("UTC"))
-EVENTS_PER_CUSTOMER = 10
 SAMPLES = 300
-CATEGORIES = [
-    "Winter Jackets",
-    "Rain Jackets",
-    "Boots",
-    "Sneakers",
-    "Scarves",
-    "Gloves",
-    "Hats",
-    "Jeans",
-    "Shirts",
-    "Dresses",
-    "Socks",
-    "Bags",
-    "Belts",
-    "Sweaters",
-    "Shorts",
-    "Swimwear",
-    "Sandals",
-    "Watches",
-    "Sunglasses",
-    "Pyjamas",
-]
 SEGMENT_RULE = {
     "all": [
         {"type": "aggregate", "measure": "total_spent", "op": "gte", "value": 500},
@@ -64,7 +41,7 @@ SEGMENT_RULE = {
             "event": "category_viewed",
             "where": [{"property": "category", "op": "eq", "value": "Winter Jackets"}],
             "count": {"op": "gte", "value": 2},
-            "within": {"value": 90, "unit": "days"},
+            "within": {"value": 365, "unit": "days"},
         },
     ]
 }
@@ -97,79 +74,6 @@ def isolated_database() -> Any:
         connection.creation.destroy_test_db(original, verbosity=0)
 
 
-def generate(customers: int) -> None:
-    """Insert profiles and events with a fixed seed, then analyse the tables."""
-    from django.db import connection
-
-    categories = "ARRAY[" + ", ".join(f"'{name}'" for name in CATEGORIES) + "]"
-    with connection.cursor() as cursor:
-        # One process draws the numbers in order, so the seed fixes the data.
-        cursor.execute("SET max_parallel_workers_per_gather = 0")
-        cursor.execute("SELECT setseed(0.20261204)")
-        cursor.execute(
-            """
-            INSERT INTO omnichannel_profile
-                (uuid, created_at, updated_at, email, phone, first_name, last_name,
-                 time_zone, country, language, attributes, tags, order_count,
-                 total_spent, average_order_value, currency, first_order_at,
-                 last_order_at, last_seen_at)
-            SELECT gen_random_uuid(), %(now)s - make_interval(days => 400 + age),
-                   %(now)s, '', '', '', '', '',
-                   (ARRAY['DE', 'FR', 'GB', 'NL', 'AT'])[1 + floor(random() * 5)::int],
-                   '', '{}'::jsonb, '[]'::jsonb, orders, spent,
-                   CASE WHEN orders > 0 THEN round(spent / orders, 2) ELSE 0 END, 'EUR',
-                   CASE WHEN orders > 0
-                        THEN %(now)s - make_interval(days => 400 + age) END,
-                   CASE WHEN orders > 0
-                        THEN %(now)s - make_interval(secs => random() * 34560000)
-                   END,
-                   %(now)s - make_interval(secs => random() * 86400 * 120)
-            FROM (
-                SELECT floor(power(random(), 3) * 16)::int AS orders,
-                       floor(random() * 300)::int AS age,
-                       round((random() * 140 + 10)::numeric, 2) AS unit
-                FROM generate_series(1, %(customers)s)
-            ) AS drawn, LATERAL (SELECT drawn.orders * drawn.unit AS spent) AS money
-            """,
-            {"now": NOW, "customers": customers},
-        )
-        cursor.execute("SELECT min(id), max(id) FROM omnichannel_profile")
-        first_id, last_id = cursor.fetchone()
-        cursor.execute(
-            f"""
-            INSERT INTO omnichannel_event
-                (profile_id, name, occurred_at, received_at, source, properties,
-                 object_type, object_id, currency)
-            SELECT %(first)s + floor(random() * %(count)s)::bigint,
-                   CASE WHEN kind < 0.5 THEN 'page_viewed'
-                        WHEN kind < 0.75 THEN 'product_viewed'
-                        WHEN kind < 0.9 THEN 'category_viewed'
-                        WHEN kind < 0.97 THEN 'cart_updated'
-                        ELSE 'order_placed' END,
-                   at, at, 'web',
-                   CASE WHEN kind >= 0.5 AND kind < 0.9
-                        THEN jsonb_build_object(
-                            'category', ({categories})[1 + floor(random() * 20)::int],
-                            'price', round((random() * 200)::numeric, 2))
-                        ELSE '{{}}'::jsonb END,
-                   '', '', ''
-            FROM (
-                SELECT random() AS kind,
-                       %(now)s - make_interval(secs => random() * 86400 * 365) AS at
-                FROM generate_series(1, %(events)s)
-            ) AS drawn
-            """,
-            {
-                "first": first_id,
-                "count": last_id - first_id + 1,
-                "now": NOW,
-                "events": customers * EVENTS_PER_CUSTOMER,
-            },
-        )
-        cursor.execute("ANALYZE omnichannel_profile")
-        cursor.execute("ANALYZE omnichannel_event")
-
-
 def reference_ids() -> list[int]:
     from django.db import connection
 
@@ -178,7 +82,7 @@ def reference_ids() -> list[int]:
             REFERENCE_SQL,
             {
                 "now": NOW,
-                "since": NOW - timedelta(days=90),
+                "since": NOW - timedelta(days=365),
                 "last_visit": NOW - timedelta(days=31),
             },
         )

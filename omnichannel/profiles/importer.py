@@ -1,7 +1,10 @@
 """Import order histories from files into profiles and order events.
 
 Imports write events in bulk and send no signals, so history never triggers journeys.
-Each row gets an idempotency key, so importing a file again adds nothing.
+Each row gets an idempotency key, so importing a file again adds nothing. The file is
+read and written in chunks of ``CHUNK_SIZE`` rows, so memory stays flat on large
+files. On PostgreSQL the events of a chunk go in through ``COPY`` into a temporary
+table and one ``INSERT ... ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import uuid
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -19,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from omnichannel.conf import app_settings
 from omnichannel.exceptions import ImportRowError, InvalidIdentifier
+from omnichannel.profiles import copying
 from omnichannel.profiles.models import Event, Identity, Profile
 from omnichannel.profiles.services import identify, recompute_aggregates
 
@@ -34,6 +39,20 @@ FORMATS = ("cdnow", "csv")
 CSV_REQUIRED = ("order_id", "created_at", "total")
 CSV_CUSTOMER_COLUMNS = ("customer_id", "email", "phone")
 BATCH_SIZE = 5000
+CHUNK_SIZE = BATCH_SIZE * 4
+EVENT_COLUMNS = (
+    "profile_id",
+    "name",
+    "occurred_at",
+    "received_at",
+    "source",
+    "properties",
+    "object_type",
+    "object_id",
+    "revenue",
+    "currency",
+    "idempotency_key",
+)
 
 
 @dataclass
@@ -98,7 +117,7 @@ def parse_cdnow(
 ) -> Iterator[OrderRow | ImportRowError]:
     """Parse CDNOW rows: ``customer date cds dollars`` or, in the 1/10 sample file,
     ``customer sample_id date cds dollars``. A header line is skipped."""
-    seen: Counter[tuple[str, ...]] = Counter()
+    seen: Counter[bytes] = Counter()
     for line_number, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:
@@ -132,10 +151,16 @@ def parse_cdnow(
         except ImportRowError as error:
             yield error
             continue
-        identity = (customer, day_text, quantity_text, str(amount))
-        seen[identity] += 1
-        # Identical rows are separate purchases; the occurrence number keeps them apart.
-        key = "import:cdnow:" + ":".join(identity) + f":{seen[identity]}"
+        identity = "import:cdnow:" + ":".join(
+            (customer, day_text, quantity_text, str(amount))
+        )
+        # Identical rows are separate purchases; the occurrence number keeps them
+        # apart. The counter keeps an 8-byte digest per row instead of the text, so
+        # a file of millions of rows fits in memory. Two rows whose digests collided
+        # would still get distinct keys, and the same ones on every run.
+        digest = hashlib.blake2b(identity.encode(), digest_size=8).digest()
+        seen[digest] += 1
+        key = f"{identity}:{seen[digest]}"
         yield OrderRow(
             line_number=line_number,
             key=key,
@@ -233,24 +258,15 @@ def import_orders(
     currency = currency or app_settings.DEFAULT_CURRENCY
     parser = parse_cdnow if file_format == "cdnow" else parse_csv
     result = ImportResult()
-    rows: list[OrderRow] = []
     with open(path, encoding="utf-8", newline="") as handle:
-        for item in parser(handle, currency):
-            if isinstance(item, ImportRowError):
-                if strict:
-                    raise item
-                result.errors.append(item)
-                continue
-            rows.append(item)
-    result.rows_read = len(rows)
-    if file_format == "csv":
-        _check_csv_identifiers(rows, result, strict)
-    for start in range(0, len(rows), BATCH_SIZE * 4):
-        chunk = rows[start : start + BATCH_SIZE * 4]
-        with transaction.atomic():
-            _write_chunk(chunk, result)
-        if progress:
-            progress(len(chunk))
+        items = parser(handle, currency)
+        if strict:
+            # One transaction for the whole file, so a bad row near the end still
+            # leaves nothing written.
+            with transaction.atomic():
+                _import_items(items, result, file_format, strict, progress)
+        else:
+            _import_items(items, result, file_format, strict, progress)
     logger.info(
         "imported %d of %d rows (%d already present, %d errors)",
         result.rows_imported,
@@ -259,6 +275,44 @@ def import_orders(
         len(result.errors),
     )
     return result
+
+
+def _import_items(
+    items: Iterable[OrderRow | ImportRowError],
+    result: ImportResult,
+    file_format: str,
+    strict: bool,
+    progress: Callable[[int], None] | None,
+) -> None:
+    chunk: list[OrderRow] = []
+    for item in items:
+        if isinstance(item, ImportRowError):
+            if strict:
+                raise item
+            result.errors.append(item)
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK_SIZE:
+            _import_chunk(chunk, result, file_format, strict, progress)
+            chunk = []
+    if chunk:
+        _import_chunk(chunk, result, file_format, strict, progress)
+
+
+def _import_chunk(
+    chunk: list[OrderRow],
+    result: ImportResult,
+    file_format: str,
+    strict: bool,
+    progress: Callable[[int], None] | None,
+) -> None:
+    if file_format == "csv":
+        _check_csv_identifiers(chunk, result, strict)
+    result.rows_read += len(chunk)
+    with transaction.atomic():
+        _write_chunk(chunk, result)
+    if progress:
+        progress(len(chunk))
 
 
 def _check_csv_identifiers(
@@ -281,7 +335,6 @@ def _check_csv_identifiers(
             continue
         good.append(row)
     rows[:] = good
-    result.rows_read = len(good)
 
 
 def _write_chunk(rows: list[OrderRow], result: ImportResult) -> None:
@@ -299,29 +352,114 @@ def _write_chunk(rows: list[OrderRow], result: ImportResult) -> None:
     if not new_rows:
         return
     profile_ids = _profiles_for(new_rows, result)
-    events = [
-        Event(
-            profile_id=profile_ids[row.customer_key],
-            name="order_placed",
-            occurred_at=row.occurred_at,
-            source="import",
-            properties=row.properties,
-            object_type="order",
-            object_id=hashlib.sha1(row.key.encode()).hexdigest()[:32],
-            revenue=row.total,
-            currency=row.currency,
-            idempotency_key=row.key,
-        )
-        for row in new_rows
-    ]
-    Event.objects.bulk_create(events, batch_size=BATCH_SIZE, ignore_conflicts=True)
-    result.rows_imported += len(events)
+    result.rows_imported += _insert_events(new_rows, profile_ids)
     touched = sorted(set(profile_ids.values()))
+    # NOTE: this takes about a third of an import of new customers on PostgreSQL
+    # (four correlated subqueries per profile, measured at 20,000 customers).
     for start in range(0, len(touched), BATCH_SIZE):
         recompute_aggregates(touched[start : start + BATCH_SIZE])
     Profile.objects.filter(pk__in=touched, currency="").update(
         currency=new_rows[0].currency
     )
+
+
+def _event_values(row: OrderRow, profile_id: int, received_at: datetime) -> tuple:
+    return (
+        profile_id,
+        "order_placed",
+        row.occurred_at,
+        received_at,
+        "import",
+        row.properties,
+        "order",
+        hashlib.sha1(row.key.encode()).hexdigest()[:32],
+        row.total,
+        row.currency,
+        row.key,
+    )
+
+
+def _insert_events(
+    rows: list[OrderRow], profile_ids: dict[tuple[str, str, str], int]
+) -> int:
+    """Insert one order event per row, skipping keys stored meanwhile; return the
+    number inserted."""
+    received_at = timezone.now()
+    values = [
+        _event_values(row, profile_ids[row.customer_key], received_at) for row in rows
+    ]
+    if copying.can_copy():
+        with connection.cursor() as cursor:
+            return _copy_events(cursor, values)
+    events = [Event(**dict(zip(EVENT_COLUMNS, row, strict=True))) for row in values]
+    Event.objects.bulk_create(events, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    return len(events)
+
+
+def _copy_events(cursor: Any, values: list[tuple]) -> int:
+    # COPY cannot skip rows that break a unique constraint, so the rows land in a
+    # temporary table first. An import running beside this one may have stored
+    # some of the keys since they were checked.
+    from psycopg.types.json import Jsonb
+
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(EVENT_COLUMNS)
+    cursor.execute(
+        "CREATE TEMPORARY TABLE omnichannel_import_event AS "
+        f"SELECT {columns} FROM {table} WITH NO DATA"
+    )
+    with cursor.cursor.copy(
+        f"COPY omnichannel_import_event ({columns}) FROM STDIN"
+    ) as copy:
+        for row in values:
+            copy.write_row((*row[:5], Jsonb(row[5]), *row[6:]))
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "
+        "FROM omnichannel_import_event ON CONFLICT DO NOTHING"
+    )
+    inserted = cursor.rowcount
+    cursor.execute("DROP TABLE omnichannel_import_event")
+    return inserted
+
+
+def _create_profiles(external_ids: list[str]) -> list[int]:
+    """Create one profile per external id, with its identity; return the ids."""
+    now = timezone.now()
+    if not copying.can_copy():
+        profiles = Profile.objects.bulk_create(
+            [Profile(created_at=now) for _ in external_ids], batch_size=BATCH_SIZE
+        )
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    profile_id=profile.pk,
+                    kind=Identity.Kind.EXTERNAL,
+                    value=value,
+                    source="import",
+                )
+                for profile, value in zip(profiles, external_ids, strict=True)
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        return [profile.pk for profile in profiles]
+
+    ids = copying.allocate_ids(Profile, len(external_ids))
+    copying.copy_rows(
+        Profile(created_at=now, updated_at=now),
+        ("id", "uuid"),
+        ((pk, uuid.uuid4()) for pk in ids),
+    )
+    copying.copy_rows(
+        Identity(
+            kind=Identity.Kind.EXTERNAL,
+            source="import",
+            created_at=now,
+            last_seen_at=now,
+        ),
+        ("profile_id", "value"),
+        zip(ids, external_ids, strict=True),
+    )
+    return ids
 
 
 def _existing_keys(rows: list[OrderRow]) -> set[str]:
@@ -342,7 +480,7 @@ def _profiles_for(
     keys = {row.customer_key: row for row in rows}
     mapping: dict[tuple[str, str, str], int] = {}
     external_only = [key for key in keys if key[0] and not key[1] and not key[2]]
-    others = [key for key in keys if key not in set(external_only)]
+    others = [key for key in keys if not (key[0] and not key[1] and not key[2])]
 
     # Customers known only by an external id are resolved in bulk.
     for start in range(0, len(external_only), BATCH_SIZE):
@@ -355,28 +493,7 @@ def _profiles_for(
         )
         missing = [value for value in values if value not in found]
         if missing:
-            now = timezone.now()
-            profiles = Profile.objects.bulk_create(
-                [Profile(created_at=now) for _ in missing], batch_size=BATCH_SIZE
-            )
-            Identity.objects.bulk_create(
-                [
-                    Identity(
-                        profile_id=profile.pk,
-                        kind=Identity.Kind.EXTERNAL,
-                        value=value,
-                        source="import",
-                    )
-                    for profile, value in zip(profiles, missing, strict=True)
-                ],
-                batch_size=BATCH_SIZE,
-            )
-            found.update(
-                {
-                    value: profile.pk
-                    for profile, value in zip(profiles, missing, strict=True)
-                }
-            )
+            found.update(zip(missing, _create_profiles(missing), strict=True))
             result.profiles_created += len(missing)
         for key in batch:
             mapping[key] = found[key[0]]

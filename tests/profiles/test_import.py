@@ -104,3 +104,53 @@ def test_import_missing_file_is_clear(tmp_path):
         call_command(
             "omnichannel_import_orders", str(tmp_path / "none.txt"), file_format="cdnow"
         )
+
+
+GOOD_ONLY = """ 00001 19970101  1   11.77
+ 00002 19970112  1   12.00
+ 00002 19970112  5   77.00
+ 00002 19970112  1   12.00
+ 00003 19970301  2   20.76
+ 00001 19970402  1   9.99
+ 00004 19970403  3   30.00
+"""
+
+
+def test_import_in_small_chunks_same_result(tmp_path, monkeypatch):
+    from omnichannel.profiles import importer
+
+    path = tmp_path / "orders.txt"
+    path.write_text(GOOD_ONLY)
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 2)
+    result = importer.import_orders(path, file_format="cdnow")
+    assert result.rows_read == 7
+    assert result.rows_imported == 7
+    assert result.profiles_created == 4
+    assert Event.objects.count() == 7
+    first = Profile.objects.get(identities__value="cdnow:00001")
+    assert first.order_count == 2
+    assert first.total_spent == Decimal("21.76")
+    assert first.identities.get().source == "import"
+    second = Profile.objects.get(identities__value="cdnow:00002")
+    assert second.order_count == 3
+    assert second.total_spent == Decimal("101.00")
+
+    again = importer.import_orders(path, file_format="cdnow")
+    assert again.rows_imported == 0
+    assert again.rows_skipped_existing == 7
+    assert again.profiles_created == 0
+    assert Event.objects.count() == 7
+    assert Profile.objects.count() == 4
+
+
+def test_import_strict_late_bad_row_writes_nothing(tmp_path, monkeypatch):
+    from omnichannel.exceptions import ImportRowError
+    from omnichannel.profiles import importer
+
+    path = tmp_path / "orders.txt"
+    path.write_text(GOOD_ONLY + " 00005 19971345  1   5.00\n")
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 2)
+    with pytest.raises(ImportRowError, match="line 8: date '19971345'"):
+        importer.import_orders(path, file_format="cdnow", strict=True)
+    assert Event.objects.count() == 0
+    assert Profile.objects.count() == 0

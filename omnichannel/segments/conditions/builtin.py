@@ -486,9 +486,12 @@ class EventCondition(ConditionType):
                 return EVERYTHING
             if count == 1:
                 return Q(Exists(rows.filter(profile=OuterRef("pk"))))
+            # count(*) rather than count(id): the sort before the grouping then
+            # carries the profile id alone, which kept it in memory where the wider
+            # rows spilled to disk at 100,000 profiles (EXPLAIN ANALYZE).
             counted = (
                 rows.values("profile_id")
-                .annotate(matched=Count("id"))
+                .annotate(matched=Count("*"))
                 .filter(matched__gte=count)
                 .values("profile_id")
             )
