@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from omnichannel.profiles.models import APIKey
@@ -43,6 +43,14 @@ API_SCOPES: dict[str, Any] = {
     "consent:read": _("Read the consent state of profiles."),
     "consent:write": _("Record consent and pass inbound SMS keywords."),
     "journeys:enroll": _("Enroll customers in journeys triggered by the API."),
+    "segments:read": _("Read segments, their members and rule previews."),
+    "segments:write": _("Create, change and rebuild segments."),
+    "messages:read": _("Read message templates and deliveries."),
+    "experiments:read": _("Read A/B tests and their results."),
+    "personalisation:read": _("Read placements, banners, pop-ups and their figures."),
+    "personalisation:write": _("Create and change placements, banners and pop-ups."),
+    "assistant:read": _("Read the assistant's usage and weekly insights."),
+    "assistant:write": _("Ask the assistant for copy variants."),
 }
 
 
@@ -179,6 +187,29 @@ class HasScopes(BasePermission):
             ) % {"scopes": ", ".join(missing)}
             return False
         return True
+
+
+class IsStaffOrHasScope(BasePermission):
+    """Allow staff signed in to the admin, or an API key with the view's scope.
+
+    The view names its resource in ``api_scope`` (such as ``"segments"``): reading
+    needs ``<resource>:read``, any other method ``<resource>:write``.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = request.auth
+        if isinstance(key, APIKey):
+            action = "read" if request.method in SAFE_METHODS else "write"
+            scope = f"{view.api_scope}:{action}"
+            if scope in key.scopes:
+                return True
+            self.message = _(
+                "This API key lacks the scope %(scope)s. Ask an administrator to "
+                "add it to the key."
+            ) % {"scope": scope}
+            return False
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)
 
 
 class APIKeyScheme(OpenApiAuthenticationExtension):

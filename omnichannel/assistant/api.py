@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from omnichannel.assistant.copywriting import (
 from omnichannel.assistant.exceptions import InvalidRequest
 from omnichannel.assistant.models import WeeklyInsight
 from omnichannel.assistant.settings import model_configured, setting
+from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.channels.models import MessageTemplate
 from omnichannel.experiments.api import ExperimentSerializer
 from omnichannel.rest import exception_handler
@@ -29,7 +31,9 @@ from omnichannel.rest import exception_handler
 class StaffAPIView(APIView):
     """Staff only, with the app's error format."""
 
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "assistant"
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -175,6 +179,8 @@ class WeeklyInsightViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = WeeklyInsight.objects.order_by("-week_start")
     serializer_class = WeeklyInsightSerializer
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "assistant"
     lookup_field = "week_start"
     lookup_value_regex = r"\d{4}-\d{2}-\d{2}"

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.channels.preview import render_preview
 from omnichannel.exceptions import RenderError
@@ -87,7 +89,9 @@ class MessageTemplateViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = MessageTemplate.objects.order_by("name")
     serializer_class = MessageTemplateSerializer
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "messages"
     lookup_field = "slug"
 
     @action(detail=True, methods=["post"])
@@ -139,7 +143,9 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     and ``source_id`` query parameters."""
 
     serializer_class = DeliverySerializer
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "messages"
     filters = ("profile", "status", "channel", "source_type", "source_id")
 
     def get_queryset(self) -> QuerySet[Delivery]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.experiments.evaluation import experiment_results, find_winner
 from omnichannel.experiments.metrics import arm_table
 from omnichannel.experiments.models import Experiment, Variant
@@ -52,7 +54,9 @@ class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = Experiment.objects.prefetch_related("variants").order_by("-created_at")
     serializer_class = ExperimentSerializer
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "experiments"
     lookup_field = "key"
 
     @action(detail=True, methods=["get"])

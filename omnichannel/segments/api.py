@@ -10,12 +10,14 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.exceptions import InvalidRule, SegmentInUse
 from omnichannel.profiles.models import Profile
 from omnichannel.segments.conditions import explain, rule_schema, validate
@@ -104,7 +106,9 @@ class SegmentViewSet(viewsets.ModelViewSet):
     """Segments by slug; ``preview`` and ``rule-schema`` need no segment."""
 
     serializer_class = SegmentSerializer
-    permission_classes = [permissions.IsAdminUser]
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    api_scope = "segments"
     lookup_field = "slug"
 
     def get_queryset(self) -> QuerySet[Segment]:

@@ -18,7 +18,7 @@ def sms_birthday(db):
 
 @pytest.mark.django_db
 def test_api_lists_templates_for_staff(admin_client, client, sms_birthday):
-    assert client.get("/omnichannel/api/templates/").status_code == 403
+    assert client.get("/omnichannel/api/templates/").status_code == 401
     response = admin_client.get("/omnichannel/api/templates/")
     assert response.status_code == 200
     assert [t["slug"] for t in response.json()] == ["birthday"]
