@@ -60,6 +60,19 @@ DEFAULTS: dict[str, Any] = {
         "headless",
         "preview",
         "monitor",
+        # Command-line tools and HTTP libraries: scripts and health checks, which
+        # would otherwise create a profile per request, as they keep no cookie.
+        "curl/",
+        "wget/",
+        "python-",
+        "go-http-client",
+        "okhttp",
+        "java/",
+        "libwww-perl",
+        "httpie",
+        "postmanruntime",
+        "node-fetch",
+        "axios/",
     ],
     # Page and product views: regexes matched against request.path. Named groups
     # become event properties, for example r"^/products/(?P<slug>[-\w]+)/$".

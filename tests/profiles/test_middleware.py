@@ -64,7 +64,16 @@ def test_middleware_view_override_wins():
 
 
 @pytest.mark.parametrize(
-    "agent", ["", "Googlebot/2.1", "Mozilla/5.0 (compatible; bingbot/2.0)"]
+    "agent",
+    [
+        "",
+        "Googlebot/2.1",
+        "Mozilla/5.0 (compatible; bingbot/2.0)",
+        "curl/8.5.0",
+        "Wget/1.21.4",
+        "python-requests/2.32.3",
+        "Go-http-client/1.1",
+    ],
 )
 def test_middleware_skips_bots(agent):
     visit("/products/mug-042/", agent=agent)
