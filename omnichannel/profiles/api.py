@@ -136,7 +136,22 @@ IDENTIFY_RESPONSE = inline_serializer(
         "merged": serializers.ListField(child=serializers.UUIDField()),
         "email": serializers.CharField(),
         "phone": serializers.CharField(),
+        "not_attached": serializers.ListField(
+            child=inline_serializer(
+                "IdentifierNotAttached",
+                {
+                    "kind": serializers.CharField(),
+                    "value": serializers.CharField(),
+                    "reason": serializers.CharField(),
+                },
+            )
+        ),
     },
+)
+NOT_ATTACHED_REASON = (
+    "This identifier belongs to another customer, and the two profiles were not "
+    "merged because their identities conflict. If they are one person, merge them "
+    "in the admin."
 )
 EVENT_RESPONSE = inline_serializer(
     "EventResponse",
@@ -197,6 +212,10 @@ class IdentifyView(OmnichannelAPIView):
                 "merged": [str(value) for value in merged],
                 "email": profile.email,
                 "phone": profile.phone,
+                "not_attached": [
+                    {"kind": kind, "value": value, "reason": NOT_ATTACHED_REASON}
+                    for kind, value in resolution.not_attached
+                ],
             },
             status=status.HTTP_201_CREATED
             if resolution.created

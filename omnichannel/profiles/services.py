@@ -99,6 +99,9 @@ class Resolution:
     profile: Profile
     created: bool = False
     merged: list[int] = field(default_factory=list)
+    #: (kind, value) pairs given that stay with another profile, because merging
+    #: the two was refused (conflicting identities or the limit of a kind).
+    not_attached: list[tuple[str, str]] = field(default_factory=list)
 
 
 def collect_identifiers(
@@ -271,7 +274,17 @@ def _resolve(
 
     _attach_identities(survivor, identifiers, source, set(locked))
     _apply_traits(survivor, traits)
-    return Resolution(profile=survivor, created=created, merged=merged)
+    elsewhere = models.Q()
+    for kind, value in identifiers.pairs:
+        elsewhere |= models.Q(kind=kind, value=value)
+    not_attached = sorted(
+        Identity.objects.filter(elsewhere)
+        .exclude(profile=survivor)
+        .values_list("kind", "value")
+    )
+    return Resolution(
+        profile=survivor, created=created, merged=merged, not_attached=not_attached
+    )
 
 
 def _precedence(

@@ -143,6 +143,35 @@ def test_identify_creates_then_finds(writer):
     assert second.json()["email"] == "anna@example.com"
 
 
+def test_identify_reports_identifier_left_with_another(writer):
+    writer.post(
+        IDENTIFY,
+        {"email": "anna@example.com", "phone": "+49 30 7654321"},
+        format="json",
+    )
+
+    response = writer.post(
+        IDENTIFY,
+        {"email": "ben@example.com", "phone": "+49 30 7654321"},
+        format="json",
+    )
+
+    body = response.json()
+    assert response.status_code == 201
+    assert body["merged"] == []
+    assert [item["kind"] for item in body["not_attached"]] == ["phone"]
+    assert body["not_attached"][0]["value"] == "+49307654321"
+    assert "merge them in the admin" in body["not_attached"][0]["reason"]
+
+
+def test_identify_usual_call_has_empty_not_attached(writer):
+    writer.post(IDENTIFY, {"email": "anna@example.com"}, format="json")
+
+    response = writer.post(IDENTIFY, {"email": "anna@example.com"}, format="json")
+
+    assert response.json()["not_attached"] == []
+
+
 def test_identify_applies_traits(writer):
     response = writer.post(
         IDENTIFY,
