@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from shop.consent import EMAIL_OPT_IN_LABEL
 from shop.offers import offer_code_error
 from shop.services import find_usable_discount
 
@@ -59,6 +60,7 @@ class CheckoutForm(forms.Form):
     discount_code = forms.CharField(
         label=_("Discount code (optional)"), required=False, max_length=40
     )
+    marketing_email = forms.BooleanField(label=EMAIL_OPT_IN_LABEL, required=False)
     create_account = forms.BooleanField(
         label=_("Create an account with this email"), required=False
     )
@@ -155,6 +157,7 @@ class CheckoutForm(forms.Form):
 
 class SignupForm(BaseUserCreationForm):
     email = forms.EmailField(label=_("Email"))
+    marketing_email = forms.BooleanField(label=EMAIL_OPT_IN_LABEL, required=False)
 
     class Meta(BaseUserCreationForm.Meta):
         model = User

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from shop import tracking
 from shop.cart import CartError, add_product, get_cart, get_or_create_cart, set_quantity
+from shop.consent import record_email_opt_in
 from shop.forms import (
     AddToCartForm,
     CheckoutForm,
@@ -185,6 +186,8 @@ def _place_order_from_form(
         form.add_error("discount_code", error.message)
         return None
 
+    if data.get("marketing_email"):
+        record_email_opt_in(request, data["email"], source="checkout", user=user)
     # Logged in after the commit: a rolled-back checkout must leave the visitor's
     # session, and so their cart, as it was.
     if new_user is not None:
@@ -250,6 +253,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if form.cleaned_data.get("marketing_email"):
+            record_email_opt_in(request, user.email, source="signup", user=user)
         messages.success(request, _("Welcome! Your account has been created."))
         next_url = request.POST.get("next", "")
         if url_has_allowed_host_and_scheme(
