@@ -55,7 +55,7 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        end = data.get("end") or timezone.localdate()
+        end = data.get("end") or default_end()
         start = data.get("start") or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
         if start > end:
             raise forms.ValidationError(
@@ -78,6 +78,26 @@ class PeriodForm(forms.Form):
     def window(self) -> timedelta | None:
         days = self.cleaned_data.get("window_days")
         return timedelta(days=days) if days else None
+
+
+def default_end() -> date:
+    """Return today, or the day of the latest order when there was none since the
+    default period began, such as in a shop whose history was only imported."""
+    from django.db.models import Max
+
+    from omnichannel.profiles.models import Event
+
+    today = timezone.localdate()
+    # The (name, occurred_at) index answers this without reading the events.
+    latest = Event.objects.filter(name="order_placed").aggregate(
+        latest=Max("occurred_at")
+    )["latest"]
+    if latest is None:
+        return today
+    latest_day = timezone.localdate(latest)
+    if latest_day < today - timedelta(days=DEFAULT_PERIOD_DAYS - 1):
+        return latest_day
+    return today
 
 
 def _midnight(day: date) -> datetime:

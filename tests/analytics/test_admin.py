@@ -306,3 +306,30 @@ def test_csv_cell_neutralises_formulas():
     assert csv_cell("=HYPERLINK()") == "'=HYPERLINK()"
     assert csv_cell(-3) == "-3"
     assert table.to_csv().splitlines() == ["name,n", "'=1+1,-3"]
+
+
+def test_default_period_ends_today_with_recent_orders():
+    from omnichannel.admin.dashboards import default_end
+
+    Event.objects.create(
+        profile=ProfileFactory(),
+        name="order_placed",
+        occurred_at=timezone.now() - timedelta(days=2),
+    )
+
+    assert default_end() == timezone.localdate()
+
+
+def test_default_period_ends_at_last_order_of_old_history():
+    from omnichannel.admin.dashboards import default_end
+
+    old = timezone.now() - timedelta(days=3000)
+    Event.objects.create(profile=ProfileFactory(), name="order_placed", occurred_at=old)
+
+    assert default_end() == timezone.localdate(old)
+
+
+def test_default_period_without_orders_ends_today():
+    from omnichannel.admin.dashboards import default_end
+
+    assert default_end() == timezone.localdate()
