@@ -1,9 +1,10 @@
 """A/B tests of journey messages: the customer's arm, chosen at send time.
 
 An experiment tests a send step when it targets the step
-(``target="journey_step"``, ``target_ref="<journey slug>/<step key>"``) or the
-message template the step sends (``target="message"``, ``target_ref="<template
-slug>"``); the first is preferred. Only running experiments change sends. The
+(``target="journey_step"``, ``target_ref="<journey slug>/<step key>"``). It also
+tests every step that sends a template it targets (``target="message"``,
+``target_ref="<template slug>"``), unless a step experiment applies. Only running
+experiments change sends. The
 variant's payload may name another ``template`` of the same channel and replace the
 ``subject``, ``preheader`` or ``body`` text.
 """

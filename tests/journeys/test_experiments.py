@@ -112,14 +112,14 @@ def test_holdout_customers_get_no_message(on_commit):
 
     _run(journey, profiles, on_commit)
 
-    held = [profile for profile in profiles if assign(experiment, profile) is None]
-    assert held
+    held_back = [profile for profile in profiles if assign(experiment, profile) is None]
+    assert held_back
     skipped = StepRun.objects.filter(reason="experiment_holdout")
-    assert skipped.count() == len(held)
+    assert skipped.count() == len(held_back)
     assert skipped.first().details == {"experiment": experiment.key}
-    assert len(locmem.outbox) == 12 - len(held)
+    assert len(locmem.outbox) == 12 - len(held_back)
     sent_to = {message.profile_id for message in locmem.outbox}
-    assert not sent_to & {profile.pk for profile in held}
+    assert not sent_to & {profile.pk for profile in held_back}
 
 
 def test_message_experiment_swaps_template(on_commit):
