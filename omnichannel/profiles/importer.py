@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from omnichannel.conf import app_settings
 from omnichannel.exceptions import ImportRowError, InvalidIdentifier
 from omnichannel.profiles import copying
+from omnichannel.profiles.batch import EVENT_COLUMNS as BATCH_EVENT_COLUMNS
 from omnichannel.profiles.models import Event, Identity, Profile
 from omnichannel.profiles.services import identify, recompute_aggregates
 
@@ -40,19 +41,9 @@ CSV_REQUIRED = ("order_id", "created_at", "total")
 CSV_CUSTOMER_COLUMNS = ("customer_id", "email", "phone")
 BATCH_SIZE = 5000
 CHUNK_SIZE = BATCH_SIZE * 4
-EVENT_COLUMNS = (
-    "profile_id",
-    "name",
-    "occurred_at",
-    "received_at",
-    "source",
-    "properties",
-    "object_type",
-    "object_id",
-    "revenue",
-    "currency",
-    "idempotency_key",
-)
+# The event columns the import writes: those of a batch, but the id, which the
+# database assigns here.
+EVENT_COLUMNS = tuple(column for column in BATCH_EVENT_COLUMNS if column != "id")
 
 
 @dataclass
