@@ -13,7 +13,7 @@ from omnichannel.journeys.engine import run_due
 from omnichannel.journeys.models import Enrollment, Journey
 from omnichannel.journeys.services import publish
 from omnichannel.profiles.models import Event, Identity, Profile
-from omnichannel.profiles.signals import event_tracked
+from omnichannel.profiles.signals import events_tracked
 
 from .conftest import check_out
 
@@ -57,26 +57,31 @@ def abandoned_cart_journey(*, goal, keyed_by_object):
 
 @pytest.fixture
 def order_moments():
-    """Record what the transaction of each order event could see."""
+    """Record what the transaction of each order event could see.
+
+    The receiver is connected after the app's, so it sees each stored list of
+    events once the journey engine has handled it.
+    """
     moments = []
 
-    def receive(sender, event, profile, **kwargs):
-        if event.name not in ("order_placed", "cart_converted"):
-            return
-        number = event.properties["order_id"]
-        moments.append(
-            {
-                "event": event.name,
-                "in_atomic_block": connection.in_atomic_block,
-                "order_rows": Order.objects.filter(number=number).count(),
-                "line_rows": OrderLine.objects.filter(order__number=number).count(),
-                "active_runs": Enrollment.objects.filter(status="active").count(),
-            }
-        )
+    def receive(sender, events, **kwargs):
+        for event in events:
+            if event.name not in ("order_placed", "cart_converted"):
+                continue
+            number = event.properties["order_id"]
+            moments.append(
+                {
+                    "event": event.name,
+                    "in_atomic_block": connection.in_atomic_block,
+                    "order_rows": Order.objects.filter(number=number).count(),
+                    "line_rows": OrderLine.objects.filter(order__number=number).count(),
+                    "active_runs": Enrollment.objects.filter(status="active").count(),
+                }
+            )
 
-    event_tracked.connect(receive, dispatch_uid="test-order-moments")
+    events_tracked.connect(receive, dispatch_uid="test-order-moments")
     yield moments
-    event_tracked.disconnect(dispatch_uid="test-order-moments")
+    events_tracked.disconnect(dispatch_uid="test-order-moments")
 
 
 @pytest.mark.django_db(transaction=True)
