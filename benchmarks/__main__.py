@@ -58,6 +58,7 @@ SIZE_LIMITS: dict[str, tuple[int, str]] = {
         "the same work",
     ),
     "bench_offers": (100_000, ORM_GENERATION),
+    "bench_personalisation": (100_000, ORM_GENERATION),
     "bench_predictions_database": (100_000, ORM_GENERATION),
     "bench_render": (100_000, ORM_GENERATION),
 }
