@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -24,7 +25,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from omnichannel.authentication import APIKeyAuthentication, HasScopes
+from omnichannel.authentication import (
+    APIKeyAuthentication,
+    HasScopes,
+    IsStaffOrHasScope,
+)
 from omnichannel.conf import app_settings
 from omnichannel.security.ratelimit import ScopedRateThrottle
 
@@ -117,6 +122,24 @@ class OmnichannelAutoSchema(AutoSchema):
                     ERROR_RESPONSE, code, direction=direction
                 )
         return bodies
+
+
+class StaffAPIMixin:
+    """Staff endpoints: a staff session or an API key with the view's ``api_scope``.
+
+    Keys get the ``api`` rate limit, errors the app's format, and the schema the
+    error responses.
+    """
+
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffOrHasScope]
+    throttle_classes = [ScopedRateThrottle]
+    rate_limit_scope = "api"
+    api_scope = ""
+    schema = OmnichannelAutoSchema()
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
 
 class OmnichannelAPIView(APIView):

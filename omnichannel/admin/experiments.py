@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -43,8 +44,28 @@ COMPARISON_COLUMNS = [
 ]
 
 
+class VariantFormSet(forms.BaseInlineFormSet):
+    """The variants of one experiment: at most one of them is the control."""
+
+    def clean(self) -> None:
+        super().clean()
+        controls = [
+            form.cleaned_data.get("key") or "?"
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("is_control")
+        ]
+        if len(controls) > 1:
+            raise forms.ValidationError(
+                _("Variants %(keys)s are all marked as the control; mark only one.")
+                % {"keys": ", ".join(controls)}
+            )
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    formset = VariantFormSet
     extra = 0
     fields = ("key", "name", "is_control", "weight", "payload")
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,17 +21,14 @@ from omnichannel.assistant.copywriting import (
 from omnichannel.assistant.exceptions import InvalidRequest
 from omnichannel.assistant.models import WeeklyInsight
 from omnichannel.assistant.settings import model_configured, setting
-from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.channels.models import MessageTemplate
 from omnichannel.experiments.api import ExperimentSerializer
-from omnichannel.rest import exception_handler
+from omnichannel.rest import StaffAPIMixin, exception_handler
 
 
-class StaffAPIView(APIView):
+class StaffAPIView(StaffAPIMixin, APIView):
     """Staff only, with the app's error format."""
 
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "assistant"
 
     def get_exception_handler(self) -> Any:
@@ -174,13 +170,11 @@ class WeeklyInsightSerializer(serializers.ModelSerializer):
         fields = ["week_start", "summary", "author", "model", "note", "metrics"]
 
 
-class WeeklyInsightViewSet(viewsets.ReadOnlyModelViewSet):
+class WeeklyInsightViewSet(StaffAPIMixin, viewsets.ReadOnlyModelViewSet):
     """Weekly insights by the Monday they start on (``YYYY-MM-DD``)."""
 
     queryset = WeeklyInsight.objects.order_by("-week_start")
     serializer_class = WeeklyInsightSerializer
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "assistant"
     lookup_field = "week_start"
     lookup_value_regex = r"\d{4}-\d{2}-\d{2}"

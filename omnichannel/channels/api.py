@@ -7,17 +7,16 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.channels.preview import render_preview
 from omnichannel.exceptions import RenderError
 from omnichannel.profiles.models import Profile
+from omnichannel.rest import StaffAPIMixin
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
@@ -84,13 +83,11 @@ class PreviewRequestSerializer(serializers.Serializer):
     context = serializers.DictField(required=False, default=dict)
 
 
-class MessageTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+class MessageTemplateViewSet(StaffAPIMixin, viewsets.ReadOnlyModelViewSet):
     """Message templates by slug; ``preview/`` renders one as a chosen customer."""
 
     queryset = MessageTemplate.objects.order_by("name")
     serializer_class = MessageTemplateSerializer
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "messages"
     lookup_field = "slug"
 
@@ -138,13 +135,11 @@ class MessageTemplateViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(body)
 
 
-class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+class DeliveryViewSet(StaffAPIMixin, viewsets.ReadOnlyModelViewSet):
     """The outbox, filtered by ``profile``, ``status``, ``channel``, ``source_type``
     and ``source_id`` query parameters."""
 
     serializer_class = DeliverySerializer
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "messages"
     filters = ("profile", "status", "channel", "source_type", "source_id")
 

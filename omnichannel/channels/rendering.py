@@ -93,13 +93,14 @@ def template_errors(message_template: MessageTemplate) -> dict[str, list[Any]]:
         if not source:
             continue
         html = is_html_field(message_template.channel, field_name)
-        message = _source_error(source, html)
+        message = source_error(source, html)
         if message:
             errors[field_name] = [message]
     return errors
 
 
-def _source_error(source: str, html: bool) -> Any:
+def source_error(source: str, html: bool) -> Any:
+    """Return the syntax or loading error of template text, with its line, or None."""
     engine = message_engine(autoescape=html, debug=True)
     try:
         compiled = engine.from_string(source)

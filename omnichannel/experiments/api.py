@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.experiments.evaluation import experiment_results, find_winner
 from omnichannel.experiments.metrics import arm_table
 from omnichannel.experiments.models import Experiment, Variant
+from omnichannel.rest import StaffAPIMixin
 
 
 class VariantSerializer(serializers.ModelSerializer):
@@ -49,13 +48,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
         ]
 
 
-class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
+class ExperimentViewSet(StaffAPIMixin, viewsets.ReadOnlyModelViewSet):
     """Experiments by key; ``results/`` returns the metrics and comparisons."""
 
     queryset = Experiment.objects.prefetch_related("variants").order_by("-created_at")
     serializer_class = ExperimentSerializer
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "experiments"
     lookup_field = "key"
 

@@ -61,6 +61,38 @@ def validate_experiment(experiment: Experiment) -> None:
             f"{HOLDOUT_KEY!r} is reserved for the holdout group; rename that variant.",
             field="key",
         )
+    _validate_target(experiment)
+
+
+def _validate_target(experiment: Experiment) -> None:
+    if experiment.target == Experiment.Target.JOURNEY_STEP and (
+        experiment.target_ref.count("/") != 1
+        or not all(experiment.target_ref.split("/"))
+    ):
+        raise ExperimentError(
+            f"Experiment {experiment.key!r} tests a journey step, so its target "
+            f"reference must read '<journey slug>/<step key>', not "
+            f"{experiment.target_ref!r}.",
+            field="target_ref",
+        )
+    if not experiment.target_ref:
+        return
+    clash = (
+        Experiment.objects.filter(
+            status=Experiment.Status.RUNNING,
+            target=experiment.target,
+            target_ref=experiment.target_ref,
+        )
+        .exclude(pk=experiment.pk)
+        .values_list("key", flat=True)
+        .first()
+    )
+    if clash:
+        raise ExperimentError(
+            f"Experiment {clash!r} already tests {experiment.target_ref!r}; "
+            "complete or pause it before starting another.",
+            field="target_ref",
+        )
 
 
 def _require(experiment: Experiment, allowed: tuple[str, ...], action: str) -> None:

@@ -32,6 +32,7 @@ _cache: dict[str, Any] = {"at": None, "experiments": []}
 def clear_cache() -> None:
     """Forget the running experiments, so the next send reads them again."""
     _cache["at"] = None
+    _cache["checked"] = {}
 
 
 def running_experiments() -> list[Experiment]:
@@ -82,12 +83,67 @@ def find_experiment(journey_slug: str, step_key: str, template_slug: str) -> Any
     return None
 
 
+def payload_problem(experiment: Experiment, channel: str) -> str | None:
+    """Return why the variants cannot be sent on ``channel``, or None.
+
+    Every variant's template must exist for the channel and every text it replaces
+    must compile, so that no arm loses its message to a broken variant.
+    """
+    from omnichannel.channels.models import MessageTemplate
+    from omnichannel.channels.rendering import is_html_field, source_error
+
+    for variant in experiment.variants.all():
+        payload = variant.payload if isinstance(variant.payload, dict) else {}
+        slug = payload.get("template")
+        if (
+            slug
+            and not MessageTemplate.objects.filter(slug=slug, channel=channel).exists()
+        ):
+            return (
+                f"variant {variant.key!r} names template {slug!r}, which is not "
+                f"a {channel} template"
+            )
+        for name in ("subject", "preheader", "body"):
+            text = payload.get(name)
+            if isinstance(text, str) and text:
+                error = source_error(text, is_html_field(channel, name))
+                if error:
+                    return f"variant {variant.key!r} {name}: {error}"
+    return None
+
+
+def _usable(experiment: Experiment, channel: str) -> bool:
+    checked = _cache.setdefault("checked", {})
+    key = (experiment.pk, channel, _cache["at"])
+    if key not in checked:
+        problem = payload_problem(experiment, channel)
+        if problem:
+            logger.error(
+                "experiment %s is not applied to %s sends: %s",
+                experiment.key,
+                channel,
+                problem,
+            )
+        checked[key] = problem is None
+    return checked[key]
+
+
 def arm_for(
-    profile: Profile, journey_slug: str, step_key: str, template_slug: str
+    profile: Profile,
+    journey_slug: str,
+    step_key: str,
+    template_slug: str,
+    channel: str = "",
 ) -> Arm | None:
-    """Assign ``profile`` to the experiment of this send, if one runs; else None."""
+    """Assign ``profile`` to the experiment of this send, if one runs; else None.
+
+    An experiment whose variants cannot be sent on the channel is left out (and
+    logged), so the step sends its own template.
+    """
     experiment = find_experiment(journey_slug, step_key, template_slug)
     if experiment is None:
+        return None
+    if channel and not _usable(experiment, channel):
         return None
     variant = assign(experiment, profile)
     arm = Arm(experiment=experiment, variant=variant)

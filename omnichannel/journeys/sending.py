@@ -121,7 +121,9 @@ def send_step(
     if template is not None:
         from omnichannel.journeys.experiments import arm_for, variant_template
 
-        arm = arm_for(profile, enrollment.journey.slug, key, template.slug)
+        arm = arm_for(
+            profile, enrollment.journey.slug, key, template.slug, channel=channel
+        )
         if arm is not None and arm.is_holdout:
             _log(
                 enrollment,

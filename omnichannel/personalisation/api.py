@@ -12,15 +12,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.personalisation.models import Banner, Placement, Popup
 from omnichannel.personalisation.stats import banner_stats
-from omnichannel.rest import exception_handler
+from omnichannel.rest import StaffAPIMixin, exception_handler
 
 
 class CleanedModelSerializer(serializers.ModelSerializer):
@@ -118,11 +116,9 @@ class PopupSerializer(CleanedModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class StaffViewSet(viewsets.ModelViewSet):
+class StaffViewSet(StaffAPIMixin, viewsets.ModelViewSet):
     """Staff-only CRUD whose errors read ``{"detail", "code", "errors"}``."""
 
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "personalisation"
 
     def get_exception_handler(self) -> Any:

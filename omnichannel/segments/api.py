@@ -11,15 +11,14 @@ from django.db.models import Count, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from omnichannel.authentication import APIKeyAuthentication, IsStaffOrHasScope
 from omnichannel.exceptions import InvalidRule, SegmentInUse
 from omnichannel.profiles.models import Profile
+from omnichannel.rest import StaffAPIMixin
 from omnichannel.segments.conditions import explain, rule_schema, validate
 from omnichannel.segments.history import size_history
 from omnichannel.segments.models import Segment, SegmentMembership
@@ -102,12 +101,10 @@ class MemberPagination(LimitOffsetPagination):
     max_limit = 1000
 
 
-class SegmentViewSet(viewsets.ModelViewSet):
+class SegmentViewSet(StaffAPIMixin, viewsets.ModelViewSet):
     """Segments by slug; ``preview`` and ``rule-schema`` need no segment."""
 
     serializer_class = SegmentSerializer
-    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
-    permission_classes = [IsStaffOrHasScope]
     api_scope = "segments"
     lookup_field = "slug"
 

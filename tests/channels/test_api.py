@@ -51,7 +51,7 @@ def test_api_preview_unknown_profile_is_400(admin_client, sms_birthday):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert "profile" in response.json()
+    assert "profile" in response.json()["errors"]
 
 
 @pytest.mark.django_db

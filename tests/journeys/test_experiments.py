@@ -179,3 +179,36 @@ def test_single_dispatch_applies_overrides(on_commit):
     assert locmem.outbox[0].rendered.text.splitlines()[0] == "Restocked today."
     template.refresh_from_db()
     assert template.body == "Back in stock."
+
+
+def test_broken_variant_leaves_step_its_own_text(on_commit, caplog):
+    journey = make_journey(GRAPH, slug="restock-alert")
+    experiment = ExperimentFactory(
+        target=Experiment.Target.JOURNEY_STEP, target_ref="restock-alert/sms"
+    )
+    VariantFactory(experiment=experiment, key="control", is_control=True)
+    VariantFactory(experiment=experiment, key="broken", payload={"body": "{% if %}"})
+    profiles = _customers(4)
+
+    _run(journey, profiles, on_commit)
+
+    texts = [message.rendered.text.splitlines()[0] for message in locmem.outbox]
+    assert texts == ["Back in stock."] * 4
+    assert "experiment_id" not in Delivery.objects.first().context
+    assert any("is not applied to sms sends" in r.getMessage() for r in caplog.records)
+
+
+def test_variant_template_of_other_channel_is_left_out(on_commit):
+    MessageTemplate.objects.create(
+        name="Restock mail", slug="restock-mail", channel="email", subject="In", body="x"
+    )
+    journey = make_journey(GRAPH, slug="restock-alert")
+    experiment = ExperimentFactory(target=Experiment.Target.MESSAGE, target_ref="restock")
+    VariantFactory(experiment=experiment, key="control", is_control=True)
+    VariantFactory(experiment=experiment, key="mail", payload={"template": "restock-mail"})
+    profiles = _customers(3)
+
+    _run(journey, profiles, on_commit)
+
+    assert len(locmem.outbox) == 3
+    assert {message.template_slug for message in locmem.outbox} == {"restock"}

@@ -31,7 +31,7 @@ def test_api_rejects_invalid_rule_with_path(admin_client):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert response.json()["rules"] == ["all[0].field: is required."]
+    assert response.json()["errors"]["rules"] == ["all[0].field: is required."]
 
 
 def test_api_rejects_cycle(admin_client):
@@ -45,7 +45,7 @@ def test_api_rejects_cycle(admin_client):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert "cycle (a -> b -> a)" in response.json()["rules"][0]
+    assert "cycle (a -> b -> a)" in response.json()["errors"]["rules"][0]
 
 
 def test_api_members_and_explain(admin_client):
@@ -83,7 +83,7 @@ def test_api_preview(admin_client):
         url("preview"), {"rules": {"any": "x"}}, content_type="application/json"
     )
     assert bad.status_code == 400
-    assert bad.json()["rules"] == ["any: must be a list of conditions."]
+    assert bad.json()["errors"]["rules"] == ["any: must be a list of conditions."]
 
 
 def test_api_history_and_schema(admin_client):
