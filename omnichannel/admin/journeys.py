@@ -184,6 +184,41 @@ class StepTestSendForm(forms.Form):
             )
         return profile
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        address = (cleaned.get("address") or "").strip()
+        channel = cleaned.get("channel")
+        if not address or not channel:
+            return cleaned
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        from omnichannel.exceptions import InvalidIdentifier
+        from omnichannel.profiles.normalise import normalise_phone
+
+        if channel == "email":
+            try:
+                validate_email(address)
+            except ValidationError:
+                self.add_error(
+                    "address",
+                    _("%(address)s is not an email address; enter yours.")
+                    % {"address": address},
+                )
+        elif channel in ("sms", "whatsapp"):
+            try:
+                cleaned["address"] = normalise_phone(address)
+            except InvalidIdentifier:
+                self.add_error(
+                    "address",
+                    _(
+                        "%(address)s is not a phone number; enter yours with its "
+                        "country code, such as +49 30 1234567."
+                    )
+                    % {"address": address},
+                )
+        return cleaned
+
 
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):

@@ -12,7 +12,7 @@ import hmac
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from omnichannel.conf import app_settings
 from omnichannel.ops import health, metrics
@@ -53,7 +53,7 @@ def _unauthorised(detail: str, code: str) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def health_view(request: HttpRequest) -> HttpResponse:
     """Return the deployment's health as JSON, with details for monitors."""
     try:
@@ -68,7 +68,7 @@ def health_view(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Return the Prometheus metrics of this machine and the shared gauges."""
     try:

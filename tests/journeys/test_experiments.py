@@ -200,12 +200,20 @@ def test_broken_variant_leaves_step_its_own_text(on_commit, caplog):
 
 def test_variant_template_of_other_channel_is_left_out(on_commit):
     MessageTemplate.objects.create(
-        name="Restock mail", slug="restock-mail", channel="email", subject="In", body="x"
+        name="Restock mail",
+        slug="restock-mail",
+        channel="email",
+        subject="In",
+        body="x",
     )
     journey = make_journey(GRAPH, slug="restock-alert")
-    experiment = ExperimentFactory(target=Experiment.Target.MESSAGE, target_ref="restock")
+    experiment = ExperimentFactory(
+        target=Experiment.Target.MESSAGE, target_ref="restock"
+    )
     VariantFactory(experiment=experiment, key="control", is_control=True)
-    VariantFactory(experiment=experiment, key="mail", payload={"template": "restock-mail"})
+    VariantFactory(
+        experiment=experiment, key="mail", payload={"template": "restock-mail"}
+    )
     profiles = _customers(3)
 
     _run(journey, profiles, on_commit)

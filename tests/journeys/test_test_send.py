@@ -212,3 +212,24 @@ def test_step_editor_links_test_send(admin_client, journey):
     )
 
     assert url(journey, "email") in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "message"),
+    [
+        ("email", "notanemail", "is not an email address"),
+        ("email", "+4915112345678", "is not an email address"),
+        ("sms", "call me", "is not a phone number"),
+    ],
+)
+def test_test_send_bad_address_rejected(
+    admin_client, journey, channel, address, message
+):
+    key = "email" if channel == "email" else "alert"
+    response = admin_client.post(
+        url(journey, key), {"address": address, "channel": channel}
+    )
+
+    assert message in response.content.decode()
+    assert not locmem.outbox
+    assert not mail.outbox

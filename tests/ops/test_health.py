@@ -40,6 +40,12 @@ def test_health_anonymous_gets_status_only(client):
     assert "no-cache" in response["Cache-Control"]
 
 
+def test_health_answers_head_probes(client):
+    response = client.head(URL)
+
+    assert response.status_code == 200
+
+
 def test_health_staff_gets_details(staff_client):
     body = staff_client.get(URL).json()
 
