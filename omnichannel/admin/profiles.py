@@ -316,6 +316,21 @@ class APIKeyForm(forms.ModelForm):
             for name, description in sorted(API_SCOPES.items())
         ]
 
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data.get("expires_at")
+        if (
+            expires_at is not None
+            and "expires_at" in self.changed_data
+            and expires_at <= timezone.now()
+        ):
+            raise forms.ValidationError(
+                _(
+                    "This time has passed, so the key would never work. Choose a "
+                    "later time, or leave it empty for a key that does not expire."
+                )
+            )
+        return expires_at
+
 
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):

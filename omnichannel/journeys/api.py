@@ -48,6 +48,17 @@ class EnrollmentRequestSerializer(serializers.Serializer):
     object_id = serializers.CharField(required=False, max_length=64, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: [
+                        _("Unknown field; the fields are %(fields)s.")
+                        % {"fields": ", ".join(self.fields)}
+                    ]
+                    for name in unknown
+                }
+            )
         given = [name for name in ("profile", "email", "phone") if attrs.get(name)]
         if not given:
             raise serializers.ValidationError(

@@ -244,3 +244,13 @@ def test_python_enroll_errors(journey, customer):
     with pytest.raises(EnrollmentRefused) as refused:
         api.enroll(journey, profile=customer)
     assert refused.value.reason == "journey_paused"
+
+
+def test_enroll_unknown_field_rejected(client, journey, customer):
+    response = post(client, journey.slug, {"email": customer.email, "dta": {"a": 1}})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert "Unknown field" in body["errors"]["dta"][0]
+    assert "data" in body["errors"]["dta"][0]
+    assert Enrollment.objects.count() == 0

@@ -63,6 +63,22 @@ def test_admin_profile_page_shows_consent(admin_client):
     assert b"Marketing consent" in response.content
 
 
+def test_admin_api_key_past_expiry_rejected(admin_client):
+    response = admin_client.post(
+        "/admin/omnichannel/apikey/add/",
+        {
+            "name": "Till Berlin",
+            "scopes": ["events:write"],
+            "expires_at_0": "2020-01-01",
+            "expires_at_1": "00:00:00",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "This time has passed" in response.content.decode()
+    assert not APIKey.objects.exists()
+
+
 def test_admin_creates_api_key_and_shows_it_once(admin_client):
     response = admin_client.post(
         "/admin/omnichannel/apikey/add/",
