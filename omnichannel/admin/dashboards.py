@@ -88,7 +88,7 @@ def default_end() -> date:
     from omnichannel.profiles.models import Event
 
     today = timezone.localdate()
-    # The (name, occurred_at) index answers this without reading the events.
+    # The (name, occurred_at) index serves this query without reading the events.
     latest = Event.objects.filter(name="order_placed").aggregate(
         latest=Max("occurred_at")
     )["latest"]
