@@ -140,6 +140,13 @@ def _inliner(css: str) -> css_inline.CSSInliner:
     return css_inline.CSSInliner(load_remote_stylesheets=False, extra_css=css or None)
 
 
+def _append_to_body(body: str, footer: str) -> str:
+    index = body.lower().rfind("</body>")
+    if index == -1:
+        return body + footer
+    return body[:index] + footer + body[index:]
+
+
 def _wrap_document(body: str, subject: str, preheader: str) -> str:
     hidden = ""
     if preheader:
@@ -156,6 +163,24 @@ def _wrap_document(body: str, subject: str, preheader: str) -> str:
     )
 
 
+#: Added to a marketing email whose body does not place ``{{ unsubscribe_url }}``
+#: itself, so that every such email shows a one-click way out.
+EMAIL_FOOTER = (
+    '<p style="margin-top:24px;font-size:12px;color:#6b7280">'
+    '<a href="{{ unsubscribe_url }}">Unsubscribe</a> · '
+    '<a href="{{ preferences_url }}">Manage your email preferences</a></p>'
+)
+
+
+def adds_footer(template: MessageTemplate) -> bool:
+    """Tell whether composing ``template`` appends the unsubscribe footer."""
+    return (
+        template.channel == "email"
+        and template.purpose == Purpose.MARKETING
+        and "unsubscribe_url" not in (template.body or "")
+    )
+
+
 def _compose_email(
     template: MessageTemplate, context: Mapping[str, Any], policy: LinkPolicy
 ) -> RenderedMessage:
@@ -164,6 +189,8 @@ def _compose_email(
     subject = _one_line(render_source(template.subject, context, html=False))
     preheader = _one_line(render_source(template.preheader, context, html=False))
     body = render_source(template.body, context, html=True)
+    if adds_footer(template) and context.get("unsubscribe_url"):
+        body = _append_to_body(body, render_source(EMAIL_FOOTER, context, html=True))
     html = _wrap_document(body, escape(subject), escape(preheader))
     html = _inliner(template.css).inline(html)
     if template.text_body:

@@ -57,8 +57,15 @@ def send_test(
         [profile], recommendation_count=template.recommendation_count
     )
     policy = LinkPolicy(campaign=template.utm_campaign or template.slug)
+    # The customer's own unsubscribe links must not reach the tester's inbox.
+    placeholders = {
+        "unsubscribe_url": "#unsubscribe",
+        "preferences_url": "#preferences",
+    }
     rendered = compose(
-        template, build_context(profile, personalisation, context), policy
+        template,
+        build_context(profile, personalisation, {**(context or {}), **placeholders}),
+        policy,
     )
     rendered.subject = TEST_PREFIX + rendered.subject if rendered.subject else ""
     message = OutgoingMessage(

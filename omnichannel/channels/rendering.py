@@ -220,4 +220,16 @@ def build_context(
         ],
         site_url=app_settings.SITE_URL.rstrip("/"),
     )
+    if profile.pk is not None:
+        from omnichannel.consent.unsubscribe import (
+            preference_centre_url,
+            unsubscribe_url,
+        )
+
+        # Signed links of this recipient, for the footer of marketing email. A
+        # test send gives placeholders instead, so staff cannot unsubscribe them.
+        if "unsubscribe_url" not in context:
+            context["unsubscribe_url"] = unsubscribe_url(profile)
+        if "preferences_url" not in context:
+            context["preferences_url"] = preference_centre_url(profile)
     return context

@@ -91,11 +91,23 @@ def test_check_rejects_syntax_error(email):
     assert any("template language rejects" in p for p in checked.problems)
 
 
-def test_check_requires_unsubscribe_in_marketing_body(email):
+def test_check_accepts_marketing_body_left_to_footer(email):
     checked = check_variant(email, "body", "<p>Buy now</p>", allowed_extra=set())
 
+    assert checked.problems == []
+
+
+def test_check_requires_label_on_own_unsubscribe_link(email):
+    checked = check_variant(
+        email,
+        "body",
+        '<p>Buy now</p><a href="{{ unsubscribe_url }}">here</a>',
+        allowed_extra=set(),
+    )
+
     assert checked.problems == [
-        "A marketing email body must contain the unsubscribe text 'unsubscribe'."
+        "A marketing email body that places {{ unsubscribe_url }} must label the "
+        "link with the text 'unsubscribe'."
     ]
 
 

@@ -187,3 +187,55 @@ def test_sms_stop_line_added_unless_present():
     )
     service.save()
     assert render_preview(service, profile).text == "Order shipped"
+
+
+@pytest.mark.django_db
+def test_marketing_email_gets_unsubscribe_footer():
+    template = make_template(body="<p>New arrivals</p>", purpose="marketing")
+    template.save()
+    profile = ProfileFactory()
+
+    rendered = render_preview(template, profile)
+
+    assert "/unsubscribe/" in rendered.html
+    assert "/preferences/" in rendered.html
+    assert "Unsubscribe" in rendered.text
+    assert rendered.html.index("New arrivals") < rendered.html.index("Unsubscribe")
+
+
+@pytest.mark.django_db
+def test_body_placing_its_own_link_gets_no_footer():
+    template = make_template(
+        body='<p>Hi</p><a href="{{ unsubscribe_url }}">Leave the list</a>',
+        purpose="marketing",
+    )
+    template.save()
+
+    rendered = render_preview(template, ProfileFactory())
+
+    assert rendered.html.count("/unsubscribe/") == 1
+    assert "Manage your email preferences" not in rendered.html
+
+
+@pytest.mark.django_db
+def test_transactional_email_gets_no_footer():
+    template = make_template(body="<p>Your order shipped</p>", purpose="transactional")
+    template.save()
+
+    rendered = render_preview(template, ProfileFactory())
+
+    assert "/unsubscribe/" not in rendered.html
+
+
+@pytest.mark.django_db
+def test_test_send_footer_has_no_working_link(mailoutbox):
+    from omnichannel.channels.preview import send_test
+
+    template = make_template(body="<p>New arrivals</p>", purpose="marketing")
+    template.save()
+
+    send_test(template, ProfileFactory(), "staff@example.com")
+
+    body = mailoutbox[0].alternatives[0][0]
+    assert "/unsubscribe/" not in body
+    assert "#unsubscribe" in body
