@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management import call_command
+
 WINTER_JACKET_CATEGORIES = ["winter-jackets", "parkas", "puffer-jackets"]
 
 BROWSED_WINTER_JACKETS = {
@@ -50,6 +52,8 @@ def install_personalisation() -> dict[str, Any]:
         link_text="VIP offers",
         rules={"type": "segment", "segment": "rfm-champions"},
     )
+    # The pop-up shows the recipes' free-shipping offer; install it if missing.
+    call_command("omnichannel_install_offers", verbosity=0)
     popup = save_popup(
         "cart-free-shipping",
         "Free shipping for returning cart abandoners",

@@ -25,6 +25,11 @@ def check_link(value: str) -> None:
     """Reject links other than site paths and http(s) addresses."""
     if not value:
         return
+    # Browsers read a backslash as a slash, so "/\\host" would leave the site.
+    if "\\" in value or any(character.isspace() for character in value):
+        raise ValidationError(
+            _("A link cannot contain backslashes or spaces."), code="invalid_link"
+        )
     if value.startswith("/") and not value.startswith("//"):
         return
     if value.startswith(("https://", "http://")):
@@ -32,7 +37,7 @@ def check_link(value: str) -> None:
     raise ValidationError(
         _(
             "Enter a path on this site such as /categories/parkas/ or an address "
-            "starting with https://."
+            "starting with https:// or http://."
         ),
         code="invalid_link",
     )
@@ -295,5 +300,14 @@ class Popup(Scheduled):
             errors["collect_email"] = _(
                 "Preferences are asked in the email form; turn on collect email."
             )
+        if self.offer_slug:
+            from django.apps import apps
+
+            offer_model = apps.get_model("omnichannel", "Offer")
+            if not offer_model.objects.filter(slug=self.offer_slug).exists():
+                errors["offer_slug"] = _(
+                    "There is no offer %(slug)s; create it under Offers first, or "
+                    "leave this empty."
+                ) % {"slug": self.offer_slug}
         if errors:
             raise ValidationError(errors)
