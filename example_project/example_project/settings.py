@@ -225,7 +225,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The embedded demo shows warnings only, so its summary is not buried under
+    # one line per batch of events and per eager task; LOG_LEVEL=INFO shows them.
+    "root": {
+        "handlers": ["console"],
+        "level": os.environ.get("LOG_LEVEL", "WARNING" if EMBEDDED else "INFO"),
+    },
 }
 if not EMBEDDED and HAS_OMNICHANNEL_OPS:
     # One JSON object per line, with profile_id, journey_id, enrollment_id,
