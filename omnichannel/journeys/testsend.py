@@ -98,8 +98,17 @@ def send_step_test(
         )
 
     profile = customer or sample_profile()
-    # An unsaved run gives the step's message the context a real run would.
-    run = Enrollment(journey=journey, profile=profile, context={})
+    # An unsaved run gives the step's message the context a real run would, with
+    # the data of the customer's latest run of this journey, if any.
+    latest = (
+        journey.enrollments.filter(profile=profile).order_by("-entered_at").first()
+        if customer is not None
+        else None
+    )
+    data = (latest.context or {}).get("data") if latest is not None else None
+    run = Enrollment(
+        journey=journey, profile=profile, context={"data": data} if data else {}
+    )
     offer = None
     if step.get("offer"):
         offer = {"code": SAMPLE_CODE, "name": step["offer"], "state": "open"}

@@ -233,3 +233,23 @@ def test_test_send_bad_address_rejected(
     assert message in response.content.decode()
     assert not locmem.outbox
     assert not mail.outbox
+
+
+def test_test_send_fills_data_of_customer_run(admin_client, journey, customer):
+    from omnichannel.journeys.engine import enroll
+
+    MessageTemplate.objects.filter(slug="welcome").update(
+        body="<p>Order {{ data.order }} is ready.</p>"
+    )
+    enroll(journey, customer, data={"order": "A-17"})
+
+    admin_client.post(
+        url(journey, "email"),
+        {
+            "customer": "carla.customer@example.com",
+            "address": "staff@example.com",
+            "channel": "email",
+        },
+    )
+
+    assert "Order A-17 is ready." in mail.outbox[0].body
