@@ -46,6 +46,14 @@ def log_in(browser, live_server):
     browser.find_element("name", "username").send_keys("staff")
     browser.find_element("name", "password").send_keys("pw-for-tests")
     browser.find_element("css selector", "input[type=submit]").click()
+    # Wait for the admin index, so the next page is not opened before the session
+    # cookie of the login is set.
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(
+        expected_conditions.presence_of_element_located(("id", "user-tools"))
+    )
 
 
 def wait_for(browser, css, text):
