@@ -152,8 +152,6 @@ def _check_bot() -> list[Any]:
 
 
 def _check_rate_limits() -> list[Any]:
-    from django.core.cache import DEFAULT_CACHE_ALIAS
-
     from omnichannel.conversations.throttles import parse_rate
 
     errors: list[Any] = []
@@ -193,25 +191,14 @@ def _check_rate_limits() -> list[Any]:
                         )
                     )
 
-    alias = app_settings.CHAT_RATE_LIMIT_CACHE
-    caches = getattr(settings, "CACHES", {DEFAULT_CACHE_ALIAS: {}})
-    if alias not in caches:
-        errors.append(
-            Error(
-                f"OMNICHANNEL['CHAT_RATE_LIMIT_CACHE'] = {alias!r} is not in CACHES.",
-                hint="Name a cache alias from settings.CACHES, such as 'default'.",
-                id="omnichannel.E046",
-            )
-        )
-    elif "DummyCache" in str(caches[alias].get("BACKEND", "")):
-        errors.append(
-            Warning(
-                f"The cache {alias!r} is a DummyCache, so the chat has no rate limits.",
-                hint="Point OMNICHANNEL['CHAT_RATE_LIMIT_CACHE'] at a real cache, "
-                "ideally Redis shared by all processes.",
-                id="omnichannel.W041",
-            )
-        )
+    from omnichannel.security.checks import check_rate_limit_cache
+
+    errors += check_rate_limit_cache(
+        "CHAT_RATE_LIMIT_CACHE",
+        limited="the chat has",
+        error_id="omnichannel.E046",
+        warning_id="omnichannel.W041",
+    )
     return errors
 
 

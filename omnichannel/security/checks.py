@@ -50,27 +50,43 @@ def _check_rate_limits() -> list[Any]:
                 )
             )
 
-    alias = app_settings.RATE_LIMIT_CACHE
+    errors += check_rate_limit_cache(
+        "RATE_LIMIT_CACHE",
+        limited="the public endpoints have",
+        error_id="omnichannel.E131",
+        warning_id="omnichannel.W130",
+    )
+    return errors
+
+
+def check_rate_limit_cache(
+    name: str, *, limited: str, error_id: str, warning_id: str
+) -> list[Any]:
+    """Check that the cache alias in ``OMNICHANNEL[name]`` exists and counts.
+
+    ``limited`` names what loses its limits under a DummyCache, such as "the chat
+    has".
+    """
+    alias = getattr(app_settings, name)
     caches = getattr(settings, "CACHES", {DEFAULT_CACHE_ALIAS: {}})
     if alias not in caches:
-        errors.append(
+        return [
             Error(
-                f"OMNICHANNEL['RATE_LIMIT_CACHE'] = {alias!r} is not in CACHES.",
+                f"OMNICHANNEL[{name!r}] = {alias!r} is not in CACHES.",
                 hint="Name a cache alias from settings.CACHES, such as 'default'.",
-                id="omnichannel.E131",
+                id=error_id,
             )
-        )
-    elif "DummyCache" in str(caches[alias].get("BACKEND", "")):
-        errors.append(
+        ]
+    if "DummyCache" in str(caches[alias].get("BACKEND", "")):
+        return [
             Warning(
-                f"The cache {alias!r} is a DummyCache, so the public endpoints have "
-                "no rate limits.",
-                hint="Point OMNICHANNEL['RATE_LIMIT_CACHE'] at a real cache, "
+                f"The cache {alias!r} is a DummyCache, so {limited} no rate limits.",
+                hint=f"Point OMNICHANNEL[{name!r}] at a real cache, "
                 "ideally Redis shared by all processes.",
-                id="omnichannel.W130",
+                id=warning_id,
             )
-        )
-    return errors
+        ]
+    return []
 
 
 def _check_allowed_hosts() -> list[Any]:
