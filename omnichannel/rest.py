@@ -181,8 +181,8 @@ class OmnichannelAPIView(APIView):
 
 @csrf_exempt
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Answer a URL under the API that matches no endpoint, or has a malformed
-    path parameter (a uuid that is not one), with the API's JSON 404."""
+    """Return the API's JSON 404 for a URL under the API that matches no endpoint
+    or has a malformed path parameter (a uuid that is not one)."""
     return JsonResponse(
         {
             "detail": str(

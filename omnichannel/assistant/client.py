@@ -2,8 +2,8 @@
 
 ``get_client()`` returns a :class:`ChatClient` built from ``OMNICHANNEL["ASSISTANT"]``,
 or None when no model is configured, which every feature treats as "use the path
-without a model". A request is refused before it is sent when today's token budget
-is spent; every request, answered or failed, is stored as a ``ModelUsage`` row.
+without a model". A request is rejected before it is sent when today's token budget
+is spent; every request, successful or failed, is stored as a ``ModelUsage`` row.
 """
 
 from __future__ import annotations
@@ -157,11 +157,11 @@ class ChatClient:
                         return response.json(), attempt
                     except ValueError:
                         raise InvalidModelResponse(
-                            f"{self.url} answered 200 with a body that is not JSON."
+                            f"{self.url} responded 200 with a body that is not JSON."
                         ) from None
                 if response.status_code not in RETRY_STATUSES:
                     raise ModelUnavailable(
-                        f"{self.url} answered HTTP {response.status_code}: "
+                        f"{self.url} responded with HTTP {response.status_code}: "
                         f"{response.text[:200]}"
                     )
                 last_error = f"HTTP {response.status_code}"
@@ -198,7 +198,7 @@ class ChatClient:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise InvalidModelResponse(
-                f"{self.url} answered without choices[0].message.content; is it an "
+                f"{self.url} responded without choices[0].message.content; is it an "
                 "OpenAI-compatible chat-completions endpoint?"
             ) from None
         if not isinstance(text, str):

@@ -303,7 +303,7 @@ def dispatch_many(delivery_ids: Sequence[int]) -> int:
             transaction.on_commit(lambda: send_batches(batches))
     sent = sum(len(messages) for messages in outgoing.values())
     logger.info(
-        "dispatched %d of %d deliveries (%d refused, %d paused)",
+        "dispatched %d of %d deliveries (%d rejected, %d paused)",
         sent,
         len(delivery_ids),
         len(refused),

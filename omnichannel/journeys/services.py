@@ -66,8 +66,8 @@ def validate_trigger(journey: Journey) -> None:
 def validate_templates(graph: dict[str, Any]) -> None:
     """Raise InvalidGraph unless every send step names a template of its channel.
 
-    The graph itself is valid already; this checks it against the database, so that
-    a typo is caught when publishing, not as skipped sends weeks later.
+    The graph itself is valid already. This checks it against the database, so a
+    typo is caught when publishing, not as skipped sends weeks later.
     """
     from omnichannel.channels.models import MessageTemplate
     from omnichannel.journeys.graph import InvalidGraph
