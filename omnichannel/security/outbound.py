@@ -7,6 +7,13 @@ metadata services listen, at 169.254.169.254), multicast, reserved and unspecifi
 addresses are rejected unless ``WEBHOOK_ALLOWED_HOSTS`` lists the host name, the
 address or a network containing it. Redirects are followed by :func:`guarded_request`
 one hop at a time, and each hop is checked the same way.
+
+The check is made twice: once on the URL, for a clear error before anything is sent,
+and again when the connection opens, on the addresses that connection uses. A host
+name is resolved once for each connection, its addresses are checked, and the socket
+connects to one of those checked addresses, so a DNS server that answers with a
+public address for the first lookup and a private one for the next (DNS rebinding)
+gains nothing. :func:`guarded_session` gives a requests session that does this.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from omnichannel.conf import app_settings
 from omnichannel.exceptions import OmnichannelError
@@ -99,6 +111,10 @@ def check_url(url: str, *, resolve_host: bool = True) -> None:
             return
     else:
         addresses = resolve(host, port)
+    _check_addresses(url, addresses, networks)
+
+
+def _check_addresses(url: str, addresses: list[IPAddress], networks: list[Any]) -> None:
     for address in addresses:
         if any(address in network for network in networks):
             continue
@@ -111,14 +127,97 @@ def check_url(url: str, *, resolve_host: bool = True) -> None:
             )
 
 
+def checked_addresses(host: str, port: int) -> list[IPAddress]:
+    """Resolve ``host`` once and return its addresses; raise UnsafeURL if any of
+    them may not be reached (unless WEBHOOK_ALLOWED_HOSTS lists the host)."""
+    host = host.strip("[]").lower()
+    addresses = resolve(host, port)
+    names, networks = _allowed_entries()
+    if host.rstrip(".") not in names:
+        _check_addresses(f"{host}:{port}", addresses, networks)
+    return addresses
+
+
+class _CheckedConnectionMixin:
+    """Open the socket to an address that was checked in the same lookup."""
+
+    _dns_host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        error: OSError | None = None
+        for address in checked_addresses(self._dns_host, self.port):
+            try:
+                return create_connection(
+                    (str(address), self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as timeout:
+                raise ConnectTimeoutError(
+                    self,
+                    f"Connection to {self._dns_host} timed out. "
+                    f"(connect timeout={self.timeout})",
+                ) from timeout
+            except OSError as failure:
+                error = failure
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class CheckedHTTPConnection(_CheckedConnectionMixin, HTTPConnection):
+    pass
+
+
+class CheckedHTTPSConnection(_CheckedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = CheckedHTTPConnection
+
+
+class CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = CheckedHTTPSConnection
+
+
+class CheckedAdapter(HTTPAdapter):
+    """A transport adapter whose connections check their addresses on opening."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": CheckedHTTPConnectionPool,
+            "https": CheckedHTTPSConnectionPool,
+        }
+
+
+def guarded_session() -> requests.Session:
+    """Return a requests session whose connections only reach checked addresses.
+
+    Proxy settings from the environment are ignored: through a proxy the server
+    would connect to the proxy, and the target's address could not be checked.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    adapter = CheckedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def guarded_request(
     session: requests.Session, method: str, url: str, **kwargs: Any
 ) -> requests.Response:
     """Send a request after checking its URL, and follow at most MAX_REDIRECTS
     redirects, checking each target; raise UnsafeURL for a refused URL.
 
-    NOTE: the host is resolved again when connecting, so a DNS server that changes
-    its answer between the check and the connection (DNS rebinding) is not stopped.
+    Pass a session from :func:`guarded_session`, whose connections check the
+    addresses they connect to; with another session, a DNS server that changes its
+    answer between the check and the connection (DNS rebinding) is not stopped.
     """
     kwargs["allow_redirects"] = False
     for _hop in range(MAX_REDIRECTS + 1):

@@ -256,3 +256,84 @@ def test_journey_webhook_step_rejects_internal_url(url):
         validate_graph(graph)
 
     assert error.value.path.endswith("hook.url")
+
+
+class RebindingResolver:
+    """A resolver that answers a public address for the first lookup of ``name``
+    and the loopback address for every later one, as in DNS rebinding."""
+
+    def __init__(self, name, real_getaddrinfo):
+        self.name = name
+        self.real = real_getaddrinfo
+        self.lookups = 0
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host != self.name:
+            return self.real(host, port, *args, **kwargs)
+        self.lookups += 1
+        address = "93.184.216.34" if self.lookups == 1 else "127.0.0.1"
+        return self.real(address, port, *args, **kwargs)
+
+
+def test_rebound_host_refused_on_connect(receivers, monkeypatch):
+    import socket
+
+    receiver = receivers()
+    resolver = RebindingResolver("hooks.example.test", socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+
+    with pytest.raises(ProviderError) as error:
+        _send(f"http://hooks.example.test:{receiver.port}/hook")
+
+    assert error.value.code == "unsafe_url"
+    assert "127.0.0.1" in str(error.value)
+    assert resolver.lookups == 2
+    assert receiver.requests == []
+
+
+def test_listed_host_keeps_host_header(receivers, settings, monkeypatch):
+    import socket
+
+    receiver = receivers()
+    seen_hosts = []
+
+    real = socket.getaddrinfo
+
+    def resolve_to_loopback(host, port, *args, **kwargs):
+        if host == "hooks.shop.test":
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve_to_loopback)
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "WEBHOOK_ALLOWED_HOSTS": ["hooks.shop.test"],
+    }
+    original_handle = receiver.server.RequestHandlerClass.do_POST
+
+    def recording_post(handler):
+        seen_hosts.append(handler.headers.get("Host"))
+        original_handle(handler)
+
+    receiver.server.RequestHandlerClass.do_POST = recording_post
+
+    _send(f"http://hooks.shop.test:{receiver.port}/hook")
+
+    assert [request[:2] for request in receiver.requests] == [("POST", "/hook")]
+    assert seen_hosts == [f"hooks.shop.test:{receiver.port}"]
+
+
+def test_webhook_ignores_environment_proxy(receivers, settings, monkeypatch):
+    target = receivers()
+    proxy = receivers()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.rsplit("/", 1)[0])
+    monkeypatch.setenv("NO_PROXY", "")
+    settings.OMNICHANNEL = {
+        **settings.OMNICHANNEL,
+        "WEBHOOK_ALLOWED_HOSTS": ["127.0.0.1"],
+    }
+
+    _send(target.url)
+
+    assert len(target.requests) == 1
+    assert proxy.requests == []

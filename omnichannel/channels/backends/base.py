@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 
 from omnichannel.exceptions import InvalidAddress, ProviderError
-from omnichannel.security.outbound import UnsafeURL, guarded_request
+from omnichannel.security.outbound import UnsafeURL, guarded_request, guarded_session
 
 if TYPE_CHECKING:
     from omnichannel.channels.compose import RenderedMessage
@@ -116,7 +116,7 @@ class HTTPBackend(BaseBackend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.session = requests.Session()
+        self.session = guarded_session() if self.guard_urls else requests.Session()
 
     @property
     def api_url(self) -> str:
