@@ -132,14 +132,37 @@ def choose_popup(request: Any) -> Popup | None:
     popups = list(Popup.objects.filter(Popup.live_q(context.now)))
     if not popups:
         return None
-    results = context.evaluate_many({rule_key(p.rules): p.rules for p in popups})
+    rules = {popup.pk: showing_rules(popup) for popup in popups}
+    results = context.evaluate_many({rule_key(rule): rule for rule in rules.values()})
     returning = is_return_visit(context.profile, context.now)
     for popup in sorted(popups, key=lambda item: (-item.priority, item.pk)):
         if popup.trigger == Popup.Trigger.RETURN and not returning:
             continue
-        if results.get(rule_key(popup.rules)):
+        if results.get(rule_key(rules[popup.pk])):
             return popup
     return None
+
+
+#: A visitor who already agreed to marketing email has nothing to sign up for.
+WITHOUT_EMAIL_CONSENT = {
+    "not": {
+        "type": "consent",
+        "channel": "email",
+        "purpose": "marketing",
+        "state": "granted",
+    }
+}
+
+
+def showing_rules(popup: Popup) -> Any:
+    """Return the rules a visitor must meet to see ``popup``.
+
+    An email-capture pop-up also requires that the visitor has not granted
+    marketing email consent, through the pop-up, a sign-up form or checkout.
+    """
+    if not popup.collect_email:
+        return popup.rules
+    return {"all": [popup.rules or {"all": []}, WITHOUT_EMAIL_CONSENT]}
 
 
 def popup_context(request: Any, popup: Popup, **extra: Any) -> dict[str, Any]:

@@ -54,6 +54,44 @@ def test_highest_priority_popup_wins(db):
     assert choose_popup(visitor_request()) == high
 
 
+def test_email_popup_skips_subscribed_visitor(db):
+    from omnichannel.consent.services import record_consent
+
+    make_popup("newsletter", collect_email=True)
+    profile = make_visitor(email="ada@example.com")
+    record_consent(profile, "email", True, source="signup")
+
+    assert choose_popup(visitor_request()) is None
+
+
+def test_email_popup_shows_after_withdrawal(db):
+    from omnichannel.consent.services import record_consent
+
+    popup = make_popup("newsletter", collect_email=True, rules=CART_ABANDONERS)
+    profile = make_visitor(email="ada@example.com")
+    join_segment(profile, "cart-abandoners")
+    record_consent(profile, "email", True, source="signup")
+    record_consent(profile, "email", False, source="preference_centre")
+
+    assert choose_popup(visitor_request()) == popup
+
+
+def test_email_popup_shows_to_new_visitor(db):
+    popup = make_popup("newsletter", collect_email=True)
+
+    assert choose_popup(visitor_request()) == popup
+
+
+def test_plain_popup_shows_to_subscribed_visitor(db):
+    from omnichannel.consent.services import record_consent
+
+    popup = make_popup("sale")
+    profile = make_visitor(email="ada@example.com")
+    record_consent(profile, "email", True, source="signup")
+
+    assert choose_popup(visitor_request()) == popup
+
+
 def test_popup_outside_schedule_is_not_shown(db):
     make_popup("later", starts_at=timezone.now() + timedelta(days=1))
     make_popup("off", is_active=False)
