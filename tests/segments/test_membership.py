@@ -12,7 +12,7 @@ from omnichannel.predictions.models import CustomerPrediction, RFMScore
 from omnichannel.predictions.rfm import score_all
 from omnichannel.profiles.models import Profile
 from omnichannel.profiles.services import merge_profiles, track
-from omnichannel.segments import signals
+from omnichannel.segments import membership, signals
 from omnichannel.segments.membership import (
     add_members,
     matching_profiles,
@@ -108,6 +108,26 @@ def test_rebuild_without_changes_keeps_memberships():
     assert not change
     after = list(SegmentMembership.objects.values_list("pk", "entered_at", "exited_at"))
     assert after == before
+
+
+def test_rebuild_writes_in_chunks(monkeypatch):
+    monkeypatch.setattr(membership, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(membership, "ARRAY_CHUNK_SIZE", 2)
+    first = [ProfileFactory(country="DE") for _ in range(5)]
+    later = [ProfileFactory(country="FR") for _ in range(3)]
+    segment = make_segment("germans", GERMANS)
+
+    change = rebuild_segment(segment, NOW)
+    assert change.entered == sorted(p.pk for p in first)
+
+    leaving = [p.pk for p in first[:3]]
+    Profile.objects.filter(pk__in=leaving).update(country="FR")
+    Profile.objects.filter(pk__in=[p.pk for p in later]).update(country="DE")
+    change = rebuild_segment(segment, NOW + timedelta(hours=1))
+
+    assert change.entered == sorted(p.pk for p in later)
+    assert change.exited == sorted(leaving)
+    assert open_members(segment) == {p.pk for p in first[3:] + later}
 
 
 def test_rebuild_signals_after_commit(django_capture_on_commit_callbacks, received):
