@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
 from omnichannel.exceptions import InvalidRule
@@ -29,7 +29,7 @@ from omnichannel.segments import signals
 from omnichannel.segments.conditions import Evaluation, compile_rule, evaluate
 from omnichannel.segments.conditions.builtin import EventCondition
 from omnichannel.segments.conditions.rules import leaves
-from omnichannel.segments.index import IndexedSegment, segment_index
+from omnichannel.segments.index import IndexedSegment, SegmentIndex, segment_index
 from omnichannel.segments.models import Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
@@ -348,16 +348,9 @@ def refresh_profile(
     if not candidates:
         return []
 
-    loaded = (
-        Profile.objects.select_related(*index.one_to_one_names)
-        .filter(pk=profile_id)
-        .first()
-    )
+    loaded, current = _load_profile(profile_id, index)
     if loaded is None:
         return []
-    current = SegmentMembership.objects.filter(
-        profile_id=profile_id, exited_at__isnull=True
-    ).values_list("segment_id", flat=True)
     evaluation = Evaluation(loaded, now)
     evaluation.set_memberships(
         index.slugs[segment_id] for segment_id in current if segment_id in index.slugs
@@ -385,6 +378,38 @@ def refresh_profile(
     if not to_open and not to_close:
         return []
     return _store_profile_changes(loaded, to_open, to_close, now)
+
+
+def _load_profile(
+    profile_id: int, index: SegmentIndex
+) -> tuple[Profile | None, list[int]]:
+    """Load the profile with its one-to-one rows, and the ids of its open segments.
+
+    On PostgreSQL the segment ids come with the profile, as an array column of the
+    same query; elsewhere a second query reads them.
+    """
+    profiles = Profile.objects.select_related(*index.one_to_one_names).filter(
+        pk=profile_id
+    )
+    open_rows = SegmentMembership.objects.filter(exited_at__isnull=True)
+    if connections[profiles.db].vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        loaded = profiles.annotate(
+            open_segment_ids=ArraySubquery(
+                open_rows.filter(profile_id=OuterRef("pk")).values("segment_id")
+            )
+        ).first()
+        if loaded is None:
+            return None, []
+        return loaded, loaded.__dict__.pop("open_segment_ids")
+    loaded = profiles.first()
+    if loaded is None:
+        return None, []
+    current = open_rows.filter(profile_id=profile_id).values_list(
+        "segment_id", flat=True
+    )
+    return loaded, list(current)
 
 
 def _prefetch_events(
