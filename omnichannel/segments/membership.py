@@ -34,8 +34,8 @@ from omnichannel.segments.models import Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
 
-#: Profile ids per statement where each id is a placeholder of its own (SQLite), and
-#: per batch when loading profiles for the signals.
+#: Profile ids per statement where each id is a placeholder of its own (databases
+#: other than PostgreSQL), and per batch when loading profiles for the signals.
 CHUNK_SIZE = 500
 #: Profile ids per statement where they travel as one array (PostgreSQL).
 ARRAY_CHUNK_SIZE = 10_000
