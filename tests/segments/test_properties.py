@@ -16,6 +16,7 @@ from omnichannel.segments.conditions import (
     rule_schema,
     validate,
 )
+from omnichannel.segments.membership import rebuild_segment
 from omnichannel.segments.models import Segment, SegmentMembership
 from tests.segments import strategies
 from tests.segments.strategies import NOW
@@ -150,6 +151,63 @@ class RuleAgreementTests(TestCase):
     )
     def test_score_consent_segment_conditions_agree(self, world, conditions):
         self.check_conditions(world, conditions)
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        world=strategies.world,
+        rule=strategies.rules,
+        states=st.lists(st.sampled_from(["open", "closed", "none"]), max_size=8),
+        ineligible=st.lists(st.sampled_from(["merged", "erased", None]), max_size=8),
+    )
+    def test_rebuild_matches_evaluate(self, world, rule, states, ineligible):
+        profiles = build_world(world)
+        # Some profiles are merged away or erased, and so can never be members.
+        for profile, state in zip(profiles[1:], ineligible, strict=False):
+            if state == "merged":
+                Profile.objects.filter(pk=profile.pk).update(merged_into=profiles[0])
+            elif state == "erased":
+                Profile.objects.filter(pk=profile.pk).update(erased_at=NOW)
+        profiles = list(Profile.objects.order_by("pk"))
+        target = Segment(name="Target", slug="target", rules=rule)
+        target._rebuild_on_save = False
+        target.save()
+        # Before the rebuild each profile has an open stay, a closed one, or none.
+        before = set()
+        for profile, state in zip(profiles, states, strict=False):
+            if state == "open":
+                SegmentMembership.objects.create(segment=target, profile=profile)
+                before.add(profile.pk)
+            elif state == "closed":
+                SegmentMembership.objects.create(
+                    segment=target,
+                    profile=profile,
+                    entered_at=NOW.replace(year=2025),
+                    exited_at=NOW.replace(year=2026, month=1),
+                )
+        expected = {
+            p.pk
+            for p in profiles
+            if p.merged_into_id is None
+            and p.erased_at is None
+            and evaluate(rule, p, NOW)
+        }
+
+        change = rebuild_segment(target, NOW)
+
+        open_now = set(
+            SegmentMembership.objects.filter(
+                segment=target, exited_at__isnull=True
+            ).values_list("profile_id", flat=True)
+        )
+        assert open_now == expected, rule
+        assert change.entered == sorted(expected - before), rule
+        assert change.exited == sorted(before - expected), rule
+        if change.entered and change.exited:
+            event("a rebuild opens and closes memberships")
 
     @settings(
         max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
