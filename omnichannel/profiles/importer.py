@@ -400,8 +400,13 @@ def _write_chunk_staged(rows: list[OrderRow], result: ImportResult) -> None:
 
 
 def _write_chunk(rows: list[OrderRow], result: ImportResult) -> None:
-    existing = _existing_keys(rows)
-    new_rows = [row for row in rows if row.key not in existing]
+    # A key repeated within the chunk counts as present from its second row on.
+    seen = _existing_keys(rows)
+    new_rows = []
+    for row in rows:
+        if row.key not in seen:
+            seen.add(row.key)
+            new_rows.append(row)
     result.rows_skipped_existing += len(rows) - len(new_rows)
     if not new_rows:
         return
