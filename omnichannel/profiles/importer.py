@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -378,8 +378,8 @@ def _check_csv_identifiers(
 
 
 def _write_chunk_staged(rows: list[OrderRow], result: ImportResult) -> None:
-    # Customers known by email or phone go through identify() one by one, and only
-    # for rows not stored yet; the staging table resolves the external ids.
+    # Customers known by email or phone go through identify() one by one, for rows
+    # not stored yet. The staging table resolves the external ids.
     identified = [row for row in rows if row.email or row.phone]
     profile_ids: dict[tuple[str, str, str], int] = {}
     if identified:

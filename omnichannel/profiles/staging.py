@@ -1,10 +1,11 @@
 """Set-based writing of imported order rows on PostgreSQL.
 
 A chunk of parsed rows goes into a temporary staging table through ``COPY``. Then a
-fixed number of statements, whatever the number of rows, drop the rows already
-stored, create the missing profiles (with their order aggregates) and identities,
-insert the order events and recompute the aggregates of the existing profiles that
-got new events. Python prepares only the values that differ from row to row.
+fixed number of statements, whatever the number of rows, write it. They drop the rows
+already stored and create the missing profiles, with their order aggregates, and
+identities. Then they insert the order events and recompute the aggregates of the
+existing profiles that got new events. Python prepares only the values that differ
+from row to row.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ EXTERNAL = Identity.Kind.EXTERNAL.value
 
 @dataclass
 class ChunkCounts:
-    """What one chunk wrote."""
+    """Counts of the rows and profiles that one chunk wrote or skipped."""
 
     imported: int
     skipped_existing: int
@@ -87,8 +88,10 @@ def _stage(
     rows: Sequence[OrderRow],
     profile_ids: dict[tuple[str, str, str], int],
 ) -> int:
-    """Copy the rows into the staging table; return the number of rows left out
-    because an earlier row of the chunk has the same idempotency key."""
+    """Copy the rows into the staging table and return the number left out.
+
+    A row is left out when an earlier row of the chunk has the same idempotency key.
+    """
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE {STAGE_TABLE} (
@@ -215,9 +218,7 @@ def _create_profiles(cursor: Any, currency: str) -> int:
     return created
 
 
-def _insert_from(
-    cursor: Any, template: models.Model, varying: dict[str, str]
-) -> None:
+def _insert_from(cursor: Any, template: models.Model, varying: dict[str, str]) -> None:
     """Insert one row per new customer: ``varying`` maps attribute names to SQL
     expressions over the new-customer table, the template gives every other field.
     """
@@ -254,7 +255,7 @@ def _insert_events(cursor: Any) -> int:
     stored since the staged rows were checked. The existing profiles that got
     events go into the touched table. The events get their ids in the order of the
     staging table's sequential scan, which is the file's order for a table filled
-    once by ``COPY``; nothing depends on that order.
+    once by ``COPY``. Nothing depends on that order.
     """
     cursor.execute(
         f"CREATE TEMPORARY TABLE {TOUCHED_TABLE} (profile_id bigint PRIMARY KEY)"

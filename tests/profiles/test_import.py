@@ -1,3 +1,4 @@
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -227,16 +228,14 @@ def test_import_reimport_in_chunks_adds_nothing(tmp_path, monkeypatch):
     assert Event.objects.count() == 240
     assert (
         sorted(
-            Profile.objects.values_list(
-                "pk", "order_count", "total_spent", "currency"
-            )
+            Profile.objects.values_list("pk", "order_count", "total_spent", "currency")
         )
         == stored
     )
 
 
 def test_import_onto_existing_profile(tmp_path, monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from omnichannel.profiles import importer
     from omnichannel.profiles.services import identify, recompute_aggregates
@@ -245,10 +244,14 @@ def test_import_onto_existing_profile(tmp_path, monkeypatch):
         email="buyer@example.com", external_id="cdnow:00002", source="shop"
     )
     Profile.objects.filter(pk=existing.pk).update(currency="EUR")
-    early = datetime(1996, 6, 1, 10, 0, tzinfo=timezone.utc)
-    kept = {"profile": existing, "name": "order_placed", "object_type": "order"}
-    Event.objects.create(**kept, object_id="S1", revenue=Decimal("50"), occurred_at=early)
-    Event.objects.create(**kept, object_id="S2", revenue=Decimal("20"), occurred_at=early)
+    early = datetime(1996, 6, 1, 10, 0, tzinfo=UTC)
+    order_fields = {"profile": existing, "name": "order_placed", "object_type": "order"}
+    Event.objects.create(
+        **order_fields, object_id="S1", revenue=Decimal("50"), occurred_at=early
+    )
+    Event.objects.create(
+        **order_fields, object_id="S2", revenue=Decimal("20"), occurred_at=early
+    )
     Event.objects.create(
         profile=existing,
         name="order_cancelled",
