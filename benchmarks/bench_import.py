@@ -3,7 +3,8 @@
 * import rate: ``import_orders`` (the code behind ``omnichannel_import_orders``), in
   purchase rows per second. The reference is a bare ``COPY`` of the same rows, read
   from the same file, into a copy of the event table with the same indexes and no
-  foreign keys;
+  foreign keys. The import also writes profiles and identities, so the target is a
+  quarter of the reference's rate;
 * RFM scoring: ``score_all`` (delete the old scores, one ``INSERT ... SELECT`` with
   window functions, group sizes) against one hand-written ``SELECT`` of the same
   three quintile scores that writes nothing. Writing costs several times reading:
@@ -164,7 +165,7 @@ def measure(path: Path, label: str, customers: int) -> list[Result]:
             value=round(rows / seconds, 1),
             unit="rows/s",
             reference_value=round(reference_rows / reference_seconds, 1),
-            target="ratio>=0.1",
+            target="ratio>=0.25",
             customers=customers,
             reference="bare COPY of the same rows into a copy of the event table",
             note=f"{rows} rows, {result.profiles_created} profiles, {seconds:.1f} s",

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Count, Exists, Max, Min, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 
 from omnichannel.profiles.events import ORDER_EVENT
 from omnichannel.profiles.models import Event, Profile
@@ -50,9 +50,13 @@ def recompute_aggregates(profile_ids: Iterable[int] | None = None) -> int:
         first_order_at=aggregate(Min("occurred_at")),
         last_order_at=aggregate(Max("occurred_at")),
     )
+    total: Any = models.F("total_spent")
+    if connections[queryset.db].vendor == "sqlite":
+        # SQLite stores a whole total_spent as an integer and divides it as one.
+        total = Cast(total, models.FloatField())
     queryset.filter(order_count__gt=0).update(
         average_order_value=models.ExpressionWrapper(
-            models.F("total_spent") / models.F("order_count"),
+            total / models.F("order_count"),
             output_field=models.DecimalField(max_digits=14, decimal_places=2),
         )
     )

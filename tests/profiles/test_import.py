@@ -1,3 +1,4 @@
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -154,3 +155,199 @@ def test_import_strict_late_bad_row_writes_nothing(tmp_path, monkeypatch):
         importer.import_orders(path, file_format="cdnow", strict=True)
     assert Event.objects.count() == 0
     assert Profile.objects.count() == 0
+
+
+def _history(customers, bad_lines=()):
+    """Return CDNOW rows: two purchases per customer, with ``bad_lines`` (1-based)
+    given an invalid date."""
+    lines = []
+    for customer in range(1, customers + 1):
+        for day in ("19970105", "19970310"):
+            number = len(lines) + 1
+            date = "19971345" if number in bad_lines else day
+            lines.append(f" {customer:05d} {date}  1   {customer % 50 + 1}.25\n")
+    return "".join(lines)
+
+
+def test_import_bad_row_mid_file_skips_only_it(tmp_path, monkeypatch):
+    from omnichannel.profiles import importer
+    from omnichannel.profiles.models import Identity
+
+    path = tmp_path / "orders.txt"
+    # Line 301 is the first purchase of customer 151, line 402 the second of 201.
+    path.write_text(_history(300, bad_lines=(301, 402)))
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 100)
+    result = importer.import_orders(path, file_format="cdnow")
+
+    assert [error.line_number for error in result.errors] == [301, 402]
+    assert "date '19971345' is not a YYYYMMDD date" in str(result.errors[0])
+    assert result.rows_imported == 598
+    assert Event.objects.count() == 598
+    assert Profile.objects.count() == 300
+    assert Identity.objects.count() == 300
+    half = Profile.objects.get(identities__value="cdnow:00151")
+    assert half.order_count == 1
+    assert half.total_spent == Decimal("2.25")
+    other = Profile.objects.get(identities__value="cdnow:00201")
+    assert other.order_count == 1
+
+
+def test_import_strict_bad_row_mid_file_writes_nothing(tmp_path, monkeypatch):
+    from omnichannel.exceptions import ImportRowError
+    from omnichannel.profiles import importer
+    from omnichannel.profiles.models import Identity
+
+    path = tmp_path / "orders.txt"
+    path.write_text(_history(300, bad_lines=(401,)))
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 100)
+    with pytest.raises(ImportRowError, match="line 401: date '19971345'"):
+        importer.import_orders(path, file_format="cdnow", strict=True)
+    assert Event.objects.count() == 0
+    assert Profile.objects.count() == 0
+    assert Identity.objects.count() == 0
+
+
+def test_import_reimport_in_chunks_adds_nothing(tmp_path, monkeypatch):
+    from omnichannel.profiles import importer
+
+    path = tmp_path / "orders.txt"
+    path.write_text(_history(120))
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 50)
+    first = importer.import_orders(path, file_format="cdnow")
+    assert first.rows_imported == 240
+    assert first.profiles_created == 120
+    stored = sorted(
+        Profile.objects.values_list("pk", "order_count", "total_spent", "currency")
+    )
+
+    again = importer.import_orders(path, file_format="cdnow")
+    assert again.rows_read == 240
+    assert again.rows_imported == 0
+    assert again.rows_skipped_existing == 240
+    assert again.profiles_created == 0
+    assert Event.objects.count() == 240
+    assert (
+        sorted(
+            Profile.objects.values_list("pk", "order_count", "total_spent", "currency")
+        )
+        == stored
+    )
+
+
+def test_import_onto_existing_profile(tmp_path, monkeypatch):
+    from datetime import datetime
+
+    from omnichannel.profiles import importer
+    from omnichannel.profiles.services import identify, recompute_aggregates
+
+    existing = identify(
+        email="buyer@example.com", external_id="cdnow:00002", source="shop"
+    )
+    Profile.objects.filter(pk=existing.pk).update(currency="EUR")
+    early = datetime(1996, 6, 1, 10, 0, tzinfo=UTC)
+    order_fields = {"profile": existing, "name": "order_placed", "object_type": "order"}
+    Event.objects.create(
+        **order_fields, object_id="S1", revenue=Decimal("50"), occurred_at=early
+    )
+    Event.objects.create(
+        **order_fields, object_id="S2", revenue=Decimal("20"), occurred_at=early
+    )
+    Event.objects.create(
+        profile=existing,
+        name="order_cancelled",
+        object_type="order",
+        object_id="S2",
+        occurred_at=early,
+    )
+    recompute_aggregates([existing.pk])
+
+    path = tmp_path / "orders.txt"
+    path.write_text(GOOD_ONLY)
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 2)
+    result = importer.import_orders(path, file_format="cdnow")
+
+    assert result.profiles_created == 3
+    assert Profile.objects.count() == 4
+    existing.refresh_from_db()
+    assert existing.events.filter(source="import").count() == 3
+    # The cancelled order stays out of the aggregates.
+    assert existing.order_count == 4
+    assert existing.total_spent == Decimal("151.00")
+    assert existing.average_order_value == Decimal("37.75")
+    assert existing.first_order_at == early
+    assert existing.currency == "EUR"
+    assert existing.email == "buyer@example.com"
+
+
+def test_import_aggregates_match_recompute(tmp_path, monkeypatch):
+    from omnichannel.profiles import importer
+    from omnichannel.profiles.services import recompute_aggregates
+
+    fields = (
+        "pk",
+        "order_count",
+        "total_spent",
+        "average_order_value",
+        "first_order_at",
+        "last_order_at",
+        "currency",
+    )
+    path = tmp_path / "orders.txt"
+    path.write_text(GOOD_ONLY)
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 2)
+    importer.import_orders(path, file_format="cdnow", currency="USD")
+    imported = sorted(Profile.objects.values_list(*fields))
+
+    recompute_aggregates()
+    assert sorted(Profile.objects.values_list(*fields)) == imported
+    assert {row[-1] for row in imported} == {"USD"}
+    third = Profile.objects.get(identities__value="cdnow:00004")
+    assert third.average_order_value == Decimal("30.00")
+
+
+def test_import_rejects_values_too_long(tmp_path):
+    from omnichannel.profiles import importer
+
+    path = tmp_path / "orders.txt"
+    path.write_text(
+        f" {'9' * 101} 19970101  1   11.77\n"
+        " 00002 19970101  1234567890   11.77\n"
+        " 00003 19970101  1   1000000000000.00\n"
+        " 00004 19970101  1   11.77\n"
+    )
+    result = importer.import_orders(path, file_format="cdnow")
+    messages = [str(error) for error in result.errors]
+    assert len(messages) == 3
+    assert "line 1: customer id" in messages[0]
+    assert "longer than 100 characters" in messages[0]
+    assert "line 2: number of CDs '1234567890' has more than 9 digits" in messages[1]
+    assert "line 3: dollar value '1000000000000.00' is larger than" in messages[2]
+    assert result.rows_imported == 1
+
+
+def test_import_csv_twice_and_repeated_order(tmp_path):
+    from omnichannel.profiles import importer
+
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,created_at,total,customer_id,email\n"
+        "B1,2026-12-01,10.00,c1,\n"
+        "B2,2026-12-02,20.00,,pat@example.com\n"
+        "B1,2026-12-01,10.00,c1,\n"
+        "B3,2026-12-03,5.00,c1,\n"
+    )
+    first = importer.import_orders(path, file_format="csv", currency="EUR")
+    assert first.rows_imported == 3
+    assert first.rows_skipped_existing == 1
+    assert Event.objects.count() == 3
+    by_id = Profile.objects.get(identities__value="csv:c1")
+    assert by_id.order_count == 2
+    assert by_id.total_spent == Decimal("15.00")
+    by_email = Profile.objects.get(email="pat@example.com")
+    assert by_email.order_count == 1
+
+    again = importer.import_orders(path, file_format="csv", currency="EUR")
+    assert again.rows_imported == 0
+    assert again.rows_skipped_existing == 4
+    assert Event.objects.count() == 3
+    assert Profile.objects.count() == 2
