@@ -83,7 +83,6 @@ class OrderAdapter(BaseOrderAdapter):
             ) from error
         return request.code
 
-
     def create_discount_codes(
         self,
         codes: Sequence[str],
@@ -112,17 +111,17 @@ class OrderAdapter(BaseOrderAdapter):
             )
             for code in codes
         ]
-        wanted = [request.code.upper() for request in requests]
-        if len(set(wanted)) != len(wanted):
+        upper_codes = [request.code.upper() for request in requests]
+        if len(set(upper_codes)) != len(upper_codes):
             raise DiscountCodeTaken("code", "the codes repeat in another letter case.")
-        taken = (
+        existing_code = (
             Discount.objects.annotate(upper_code=Upper("code"))
-            .filter(upper_code__in=wanted)
+            .filter(upper_code__in=upper_codes)
             .values_list("code", flat=True)
             .first()
         )
-        if taken is not None:
-            raise DiscountCodeTaken("code", f"{taken!r} exists already.")
+        if existing_code is not None:
+            raise DiscountCodeTaken("code", f"{existing_code!r} exists already.")
         try:
             with transaction.atomic():
                 Discount.objects.bulk_create(

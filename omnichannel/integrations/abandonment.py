@@ -99,25 +99,25 @@ def detect_abandoned_carts(*, now: datetime | None = None) -> int:
 def _carts_still_open(events: list[Any], adapters: dict[str, Any]) -> dict[int, bool]:
     """Ask each cart's adapter whether the cart is still open, unconverted and full.
 
-    Returns the answer per event id. Each adapter reads its carts of the batch at
+    Returns the result per event id. Each adapter reads its carts of the batch at
     once. Events of carts whose model has no adapter any more are taken at their
     word.
     """
     by_label: dict[str, list[Any]] = {}
-    answers: dict[int, bool] = {}
+    results: dict[int, bool] = {}
     for event in events:
         label = event.properties.get("cart_model", "")
         if isinstance(adapters.get(label), CartAdapter):
             by_label.setdefault(label, []).append(event)
         else:
-            answers[event.id] = True
+            results[event.id] = True
     for label, labelled in by_label.items():
         adapter = adapters[label]
         carts = adapter.get_carts([event.object_id for event in labelled])
         for event in labelled:
             cart = carts.get(event.object_id)
-            answers[event.id] = cart is not None and adapter.is_abandonable(cart)
-    return answers
+            results[event.id] = cart is not None and adapter.is_abandonable(cart)
+    return results
 
 
 def _abandoned_properties(event: Any) -> dict[str, Any]:
