@@ -6,11 +6,13 @@ the order adapter writes the discount codes journeys and chat hand out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Upper
 
 from omnichannel.exceptions import DiscountCodeTaken
 from omnichannel.integrations.base import CartAdapter as BaseCartAdapter
@@ -80,6 +82,63 @@ class OrderAdapter(BaseOrderAdapter):
                 "code", f"{request.code!r} was created at the same time."
             ) from error
         return request.code
+
+    def create_discount_codes(
+        self,
+        codes: Sequence[str],
+        *,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profiles: Sequence[Any],
+    ) -> list[str]:
+        """Create many shop.Discount rows with one lookup and one INSERT."""
+        from shop.models import Discount
+
+        if len(codes) != len(profiles):
+            raise ValueError(
+                f"profiles must have one entry per code: got {len(codes)} codes "
+                f"and {len(profiles)} profiles."
+            )
+        requests = [
+            clean_discount_code_request(
+                code=code,
+                kind=kind,
+                value=value,
+                valid_until=valid_until,
+                single_use=single_use,
+            )
+            for code in codes
+        ]
+        upper_codes = [request.code.upper() for request in requests]
+        if len(set(upper_codes)) != len(upper_codes):
+            raise DiscountCodeTaken("code", "the codes repeat in another letter case.")
+        existing_code = (
+            Discount.objects.annotate(upper_code=Upper("code"))
+            .filter(upper_code__in=upper_codes)
+            .values_list("code", flat=True)
+            .first()
+        )
+        if existing_code is not None:
+            raise DiscountCodeTaken("code", f"{existing_code!r} exists already.")
+        try:
+            with transaction.atomic():
+                Discount.objects.bulk_create(
+                    Discount(
+                        code=request.code,
+                        kind=request.kind,
+                        value=request.value,
+                        valid_until=request.valid_until,
+                        single_use=request.single_use,
+                    )
+                    for request in requests
+                )
+        except IntegrityError as error:
+            raise DiscountCodeTaken(
+                "code", "one of the codes was created at the same time."
+            ) from error
+        return [request.code for request in requests]
 
 
 class CartAdapter(BaseCartAdapter):

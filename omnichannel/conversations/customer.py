@@ -33,6 +33,27 @@ def _currency(profile: Profile) -> str:
     return profile.currency or app_settings.DEFAULT_CURRENCY
 
 
+SCORE_RELATIONS = ("rfm", "prediction")
+
+
+def with_scores(profile: Profile) -> Profile:
+    """Return ``profile`` with its RFM score and prediction loaded in one query.
+
+    A profile that has both relations cached already is returned as it is.
+    """
+    cached = profile._state.fields_cache
+    if all(name in cached for name in SCORE_RELATIONS):
+        return profile
+    loaded = (
+        Profile.objects.select_related(*SCORE_RELATIONS).filter(pk=profile.pk).first()
+    )
+    if loaded is None:
+        return profile
+    for name in SCORE_RELATIONS:
+        cached[name] = loaded._state.fields_cache.get(name)
+    return profile
+
+
 def rfm_of(profile: Profile) -> dict[str, Any] | None:
     score = getattr(profile, "rfm", None)
     if score is None:
@@ -53,32 +74,38 @@ def churn_risk_of(profile: Profile) -> float | None:
 
 
 def recent_orders(profile: Profile, count: int = RECENT_ORDER_COUNT) -> list[dict]:
-    """Return the latest orders from the event log, newest first, with status."""
+    """Return the latest orders from the event log, newest first, with status.
+
+    One query: each order's paid, cancelled and refunded events are read as
+    EXISTS columns of the same SELECT.
+    """
+    flags = {
+        f"has_{name}": Exists(
+            Event.objects.filter(
+                profile=profile,
+                name=name,
+                object_type="order",
+                object_id=OuterRef("object_id"),
+            )
+        )
+        for name in ORDER_STATUS_EVENTS
+    }
     events = list(
-        Event.objects.filter(profile=profile, name="order_placed").order_by(
-            "-occurred_at", "-id"
-        )[:count]
+        Event.objects.filter(profile=profile, name="order_placed")
+        .annotate(**flags)
+        .order_by("-occurred_at", "-id")[:count]
     )
-    numbers = [event.object_id for event in events if event.object_id]
-    statuses: dict[str, set[str]] = {}
-    for name, object_id in Event.objects.filter(
-        profile=profile,
-        name__in=ORDER_STATUS_EVENTS,
-        object_type="order",
-        object_id__in=numbers,
-    ).values_list("name", "object_id"):
-        statuses.setdefault(object_id, set()).add(name)
 
     orders = []
     for event in events:
-        seen = statuses.get(event.object_id, set())
         status = "placed"
         for name, label in (
             ("order_paid", "paid"),
             ("order_cancelled", "cancelled"),
             ("order_refunded", "refunded"),
         ):
-            if name in seen:
+            # An order without a number cannot be matched to its status events.
+            if event.object_id and getattr(event, f"has_{name}"):
                 status = label
         lines = event.properties.get("lines") or []
         orders.append(
@@ -221,7 +248,8 @@ def vip_reasons(
 def customer_context(profile: Profile) -> dict[str, Any]:
     """Return the customer's value, orders, cart, segments, journeys and consents."""
     currency = _currency(profile)
-    rfm = rfm_of(profile)
+    scored = with_scores(profile)
+    rfm = rfm_of(scored)
     segments = segments_of(profile)
     reasons = vip_reasons(profile, rfm, segments)
     name = f"{profile.first_name} {profile.last_name}".strip()
@@ -241,7 +269,7 @@ def customer_context(profile: Profile) -> dict[str, Any]:
         "first_order_at": profile.first_order_at,
         "last_order_at": profile.last_order_at,
         "rfm": rfm,
-        "churn_risk": churn_risk_of(profile),
+        "churn_risk": churn_risk_of(scored),
         "is_vip": bool(reasons),
         "vip_reasons": reasons,
         "recent_orders": recent_orders(profile),

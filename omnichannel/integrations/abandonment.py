@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -70,41 +71,53 @@ def detect_abandoned_carts(*, now: datetime | None = None) -> int:
         if not batch:
             break
         last_id = batch[-1].id
-        for event in batch:
-            if not _cart_still_open(event, adapters):
-                skipped += 1
-                continue
-            track(
-                "cart_abandoned",
-                profile=event.profile,
-                source=event.source,
-                object_type="cart",
-                object_id=event.object_id,
-                occurred_at=event.occurred_at + app_settings.CART_ABANDONED_AFTER,
-                properties=_abandoned_properties(event),
-                idempotency_key=registry.idempotency_key(
-                    "cart_abandoned", str(event.id)
-                ),
-            )
-            recorded += 1
+        still_open = _carts_still_open(batch, adapters)
+        # One transaction per batch rather than one per event: the events of a
+        # batch commit together, and a failure leaves the earlier batches stored.
+        with transaction.atomic():
+            for event in batch:
+                if not still_open[event.id]:
+                    skipped += 1
+                    continue
+                track(
+                    "cart_abandoned",
+                    profile=event.profile,
+                    source=event.source,
+                    object_type="cart",
+                    object_id=event.object_id,
+                    occurred_at=event.occurred_at + app_settings.CART_ABANDONED_AFTER,
+                    properties=_abandoned_properties(event),
+                    idempotency_key=registry.idempotency_key(
+                        "cart_abandoned", str(event.id)
+                    ),
+                )
+                recorded += 1
     logger.info("abandoned carts: %d recorded, %d skipped", recorded, skipped)
     return recorded
 
 
-def _cart_still_open(event: Any, adapters: dict[str, Any]) -> bool:
-    """Ask the cart's adapter whether the cart is still open, unconverted and full.
+def _carts_still_open(events: list[Any], adapters: dict[str, Any]) -> dict[int, bool]:
+    """Ask each cart's adapter whether the cart is still open, unconverted and full.
 
-    Events of carts whose model has no adapter any more are taken at their word.
+    Returns the result per event id. Each adapter reads its carts of the batch at
+    once. Events of carts whose model has no adapter any more are taken at their
+    word.
     """
-    label = event.properties.get("cart_model", "")
-    adapter = adapters.get(label)
-    if not isinstance(adapter, CartAdapter):
-        return True
-    cart = adapter.get_cart(event.object_id)
-    if cart is None:
-        return False
-    data = adapter.read(cart)
-    return data.is_open and not data.is_converted and bool(data.lines)
+    by_label: dict[str, list[Any]] = {}
+    results: dict[int, bool] = {}
+    for event in events:
+        label = event.properties.get("cart_model", "")
+        if isinstance(adapters.get(label), CartAdapter):
+            by_label.setdefault(label, []).append(event)
+        else:
+            results[event.id] = True
+    for label, labelled in by_label.items():
+        adapter = adapters[label]
+        carts = adapter.get_carts([event.object_id for event in labelled])
+        for event in labelled:
+            cart = carts.get(event.object_id)
+            results[event.id] = cart is not None and adapter.is_abandonable(cart)
+    return results
 
 
 def _abandoned_properties(event: Any) -> dict[str, Any]:

@@ -9,14 +9,14 @@ checkout accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -150,6 +150,41 @@ class ShopAdapter:
             "create_discount_code() in the shop's adapter to write a code to the "
             "shop's own discount model; docs/adapters.md shows how."
         )
+
+    def create_discount_codes(
+        self,
+        codes: Sequence[str],
+        *,
+        kind: str,
+        value: Decimal,
+        valid_until: datetime | None,
+        single_use: bool,
+        profiles: Sequence[Any],
+    ) -> list[str]:
+        """Create many discount codes of one kind; return the codes in order.
+
+        ``profiles[i]`` is the customer ``codes[i]`` is meant for, or None. Bulk
+        issues of offer codes call it once per chunk. The default calls
+        ``create_discount_code`` once per code. Override it to write all codes
+        in a few queries. It raises as ``create_discount_code`` does, and the
+        caller's transaction undoes the codes already written.
+        """
+        if len(codes) != len(profiles):
+            raise ValueError(
+                f"profiles must have one entry per code: got {len(codes)} codes "
+                f"and {len(profiles)} profiles."
+            )
+        return [
+            self.create_discount_code(
+                code=code,
+                kind=kind,
+                value=value,
+                valid_until=valid_until,
+                single_use=single_use,
+                profile=profile,
+            )
+            for code, profile in zip(codes, profiles, strict=True)
+        ]
 
     def get_customer(self, instance: Any) -> Customer:
         """Return the identifiers of the customer behind ``instance``."""
@@ -298,3 +333,58 @@ class CartAdapter(ShopAdapter):
             return self.model._default_manager.filter(pk=cart_id).first()
         except (ValueError, ValidationError):
             return None
+
+    def get_carts(self, cart_ids: Iterable[str]) -> dict[str, Any]:
+        """Return the carts of ``cart_ids`` that exist, keyed by the requested id.
+
+        The abandoned-cart scan calls it once per batch. The default reads all
+        carts in one query, with their ``lines`` prefetched when the model has that
+        relation and ``get_lines`` is not overridden, so reading the lines costs no
+        further query. When
+        ``get_cart`` is overridden, the default calls it once per id instead.
+        Override it together with ``get_cart`` to read a batch at once.
+        """
+        cart_ids = list(dict.fromkeys(cart_ids))
+        if type(self).get_cart is not CartAdapter.get_cart:
+            found = {cart_id: self.get_cart(cart_id) for cart_id in cart_ids}
+            return {key: cart for key, cart in found.items() if cart is not None}
+
+        primary_key = self.model._meta.pk
+        by_key: dict[Any, list[str]] = {}
+        for cart_id in cart_ids:
+            try:
+                key = primary_key.to_python(cart_id)
+            except (ValueError, ValidationError):
+                continue
+            by_key.setdefault(key, []).append(cart_id)
+        if not by_key:
+            return {}
+        queryset = self.model._default_manager.filter(pk__in=list(by_key))
+        reads_lines = type(self).get_lines is ShopAdapter.get_lines
+        if reads_lines and _has_relation(self.model, "lines"):
+            queryset = queryset.prefetch_related("lines")
+        carts: dict[str, Any] = {}
+        for cart in queryset:
+            for cart_id in by_key.get(cart.pk, []):
+                carts[cart_id] = cart
+        return carts
+
+    def is_abandonable(self, instance: Any) -> bool:
+        """Tell whether the cart still counts as abandoned when it goes quiet.
+
+        The default: it is open, not converted and has lines. It calls only
+        ``is_open``, ``is_converted`` and ``get_lines``, so the scan skips the
+        reads of total, currency and order that ``read`` makes.
+        """
+        if not self.is_open(instance) or self.is_converted(instance):
+            return False
+        return bool(self.get_lines(instance))
+
+
+def _has_relation(model: Any, name: str) -> bool:
+    """Tell whether ``model`` has a to-many relation called ``name``."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(field.is_relation and (field.one_to_many or field.many_to_many))

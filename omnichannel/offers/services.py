@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from omnichannel.exceptions import DiscountCodeTaken, OfferCodeRejected, OfferError
 from omnichannel.offers.codes import normalise_code, unused_codes
 from omnichannel.offers.models import CustomerOffer, Offer, OfferCode
-from omnichannel.offers.shop import create_shop_code, require_code_adapter
+from omnichannel.offers.shop import create_shop_codes, require_code_adapter
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.profiles.services import announce_events
 
@@ -372,20 +372,21 @@ def _create_codes(
 ) -> dict[int, str]:
     """Draw one unused code per row, create it in the shop, store it; return them."""
     codes = unused_codes(len(rows), offer.code_prefix)
-    stored = []
-    by_row = {}
-    for row, code in zip(rows, codes, strict=True):
-        shop_code = ""
-        if adapter is not None:
-            shop_code = create_shop_code(
-                adapter, offer, code, valid_until=valid_until, profile=row.profile
-            )
-        stored.append(
-            OfferCode(customer_offer=row, code=code, shop_code=shop_code or "")
+    if adapter is not None:
+        shop_codes = create_shop_codes(
+            adapter,
+            offer,
+            codes,
+            valid_until=valid_until,
+            profiles=[row.profile for row in rows],
         )
-        by_row[row.pk] = code
-    OfferCode.objects.bulk_create(stored)
-    return by_row
+    else:
+        shop_codes = [""] * len(codes)
+    OfferCode.objects.bulk_create(
+        OfferCode(customer_offer=row, code=code, shop_code=shop_code or "")
+        for row, code, shop_code in zip(rows, codes, shop_codes, strict=True)
+    )
+    return {row.pk: code for row, code in zip(rows, codes, strict=True)}
 
 
 def _limit_message(offer: Offer) -> str:

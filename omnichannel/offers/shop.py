@@ -48,16 +48,24 @@ def require_code_adapter() -> ShopAdapter:
     return adapter
 
 
-def create_shop_code(adapter: ShopAdapter, offer: Any, code: str, **fields: Any) -> str:
-    """Create ``code`` for ``offer`` in the shop and return the code as stored there.
+def create_shop_codes(
+    adapter: ShopAdapter,
+    offer: Any,
+    codes: list[str],
+    *,
+    valid_until: Any,
+    profiles: list[Any],
+) -> list[str]:
+    """Create ``codes`` for ``offer`` in the shop at once; return them as stored.
 
-    ``fields`` are ``valid_until`` and ``profile``. Raises the adapter's
+    ``profiles[i]`` is the customer of ``codes[i]``. Raises the adapter's
     DiscountCodeTaken or InvalidDiscountCode.
     """
-    return adapter.create_discount_code(
-        code=code,
+    return adapter.create_discount_codes(
+        codes,
         kind=offer.kind,
         value=offer.value,
+        valid_until=valid_until,
         single_use=True,
-        **fields,
+        profiles=profiles,
     )

@@ -496,3 +496,20 @@ def test_schema_documents_chat_endpoints():
     assert "201" in start["responses"]
     assert "/omnichannel/inbound/email/" in paths
     assert "/omnichannel/customers/{profile_id}/context/" in paths
+
+
+def test_poll_serializers_declare_model_labels():
+    from rest_framework.serializers import ModelSerializer
+
+    from omnichannel.conversations.api import ConversationSerializer, MessageSerializer
+
+    # Declared fields: a ModelSerializer would rebuild them from the model per poll.
+    assert not issubclass(MessageSerializer, ModelSerializer)
+    assert not issubclass(ConversationSerializer, ModelSerializer)
+    message_fields = MessageSerializer().fields
+    conversation_fields = ConversationSerializer().fields
+    assert message_fields["body"].label == "Text"
+    assert message_fields["created_at"].label == "Sent"
+    assert conversation_fields["handler"].label == "Answered by"
+    assert conversation_fields["closed_at"].allow_null is True
+    assert set(conversation_fields["status"].choices) == {"open", "closed"}

@@ -21,7 +21,8 @@ def test_benchmark_steps_run_at_tiny_size():
     assert Conversation.objects.count() == 4 + 1
     assert Message.objects.count() == 4 * 8 + 1
     assert [r.unit for r in context] == ["ms", "queries"]
-    assert context[1].value == context[1].reference_value
+    # The app reads the context in fewer queries than the nine reference SELECTs.
+    assert context[1].value <= context[1].reference_value
     assert pause.value > 0
     assert pause.reference_value > 0
     assert [r.unit for r in polls] == ["polls/s", "requests/s"]

@@ -218,3 +218,43 @@ def test_endpoint_needs_staff_permission(client, django_user_model, customer):
     response = no_permission.get(url)
     assert response.status_code == 403
     assert "view profile" in response.json()["detail"]
+
+
+def test_context_reads_in_six_queries(customer, django_assert_num_queries):
+    RFMScore.objects.create(
+        profile=customer,
+        recency_score=5,
+        frequency_score=4,
+        monetary_score=5,
+        group="loyal",
+    )
+    for number in range(3, 8):
+        OrderEventFactory(profile=customer, object_id=f"NL-{number}")
+    customer.refresh_from_db()
+
+    # Scores, orders with their status, cart, segments, journeys, consents.
+    with django_assert_num_queries(6):
+        context = customer_context(customer)
+
+    assert context["rfm"]["group"] == "loyal"
+    assert len(context["recent_orders"]) == 5
+
+
+def test_order_status_from_own_events_only(customer):
+    other = identify(email="tom@example.org")
+    EventFactory(
+        profile=other, name="order_refunded", object_type="order", object_id="NL-1"
+    )
+    EventFactory(
+        profile=customer,
+        name="order_cancelled",
+        object_type="order",
+        object_id="NL-2",
+    )
+    OrderEventFactory(profile=customer, object_id="")
+    EventFactory(profile=customer, name="order_paid", object_type="order", object_id="")
+
+    orders = customer_context(customer)["recent_orders"]
+
+    statuses = {order["order_id"]: order["status"] for order in orders}
+    assert statuses == {"NL-2": "cancelled", "NL-1": "placed", "": "placed"}

@@ -6,13 +6,16 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from omnichannel.api import track
 from omnichannel.integrations.abandonment import detect_abandoned_carts
 from omnichannel.integrations.tasks import detect_abandoned_carts_task
 from omnichannel.profiles.models import Event
 
+from .handmade.adapters import HandmadeCartAdapter
 from .handmade.models import Cart, place_order
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +134,75 @@ def test_beat_schedule_names_registered_task():
 
     assert entry == {"task": ABANDONED_CARTS_TASK, "schedule": timedelta(minutes=10)}
     assert ABANDONED_CARTS_TASK in current_app.tasks
+
+
+def shop_queries(captured):
+    """Return the captured queries that read the hand-made shop's tables."""
+    return [query for query in captured if '"handmade_' in query["sql"]]
+
+
+def scan_shop_queries(cart_count):
+    Event.objects.all().delete()
+    carts = [fill_cart() for _ in range(cart_count)]
+    latest = max(last_update(cart).occurred_at for cart in carts)
+    with CaptureQueriesContext(connection) as captured:
+        recorded = detect_abandoned_carts(now=latest + timedelta(hours=2))
+    assert recorded == cart_count
+    return shop_queries(captured.captured_queries)
+
+
+def test_scan_reads_carts_once_per_batch():
+    one = scan_shop_queries(1)
+    many = scan_shop_queries(6)
+
+    # The carts of a batch and their lines, each in one query.
+    assert len(one) == 2
+    assert len(many) == 2
+
+
+def test_scan_skips_saved_and_emptied_carts():
+    saved = fill_cart()
+    emptied = fill_cart()
+    kept = fill_cart()
+    saved.status = Cart.Status.SAVED
+    saved.save()
+    emptied.lines.all().delete()
+    latest = max(last_update(cart).occurred_at for cart in (saved, emptied, kept))
+
+    assert detect_abandoned_carts(now=latest + timedelta(hours=2)) == 1
+
+    abandoned = Event.objects.get(name="cart_abandoned")
+    assert abandoned.object_id == str(kept.pk)
+
+
+class LookupCartAdapter(HandmadeCartAdapter):
+    """Finds carts by a prefixed id, so the batch read must go through get_cart."""
+
+    def get_cart_id(self, cart):
+        return f"C{cart.pk}"
+
+    def get_cart(self, cart_id):
+        if not cart_id.startswith("C"):
+            return None
+        return Cart.objects.filter(pk=cart_id[1:]).first()
+
+
+def test_get_carts_uses_overridden_get_cart():
+    cart = fill_cart()
+    adapter = LookupCartAdapter()
+    adapter.model_label = "handmade.Cart"
+
+    carts = adapter.get_carts([f"C{cart.pk}", str(cart.pk), "C0"])
+
+    assert carts == {f"C{cart.pk}": cart}
+
+
+def test_get_carts_skips_ids_of_wrong_type():
+    cart = fill_cart()
+    adapter = HandmadeCartAdapter()
+    adapter.model_label = "handmade.Cart"
+
+    carts = adapter.get_carts([str(cart.pk), "not-a-number", "0"])
+
+    assert list(carts) == [str(cart.pk)]
+    assert carts[str(cart.pk)].pk == cart.pk

@@ -4,7 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from omnichannel.exceptions import DiscountCodeTaken, OfferError
 from omnichannel.offers import services
@@ -15,11 +17,13 @@ from omnichannel.profiles.services import identify
 from omnichannel.segments.models import Segment, SegmentMembership
 from shop.models import Discount
 from tests.factories import OfferFactory
+from tests.integrations.handmade.models import DiscountCode
 
 pytestmark = pytest.mark.django_db
 
 UTC = ZoneInfo("UTC")
 T0 = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
+HANDMADE_ORDER_ADAPTER = "tests.integrations.handmade.adapters.HandmadeOrderAdapter"
 
 
 def test_issue_code_creates_code_state_and_shop_discount(anna, offer):
@@ -313,3 +317,35 @@ def test_issue_code_renew_after_offer_ended_rejected(anna):
 
     assert caught.value.reason == "ended"
     assert OfferCode.objects.count() == 1
+
+
+def _issue_queries(count, start):
+    offer = OfferFactory(slug=f"bulk-{count}")
+    profiles = [identify(email=f"bulk{start + n}@example.com") for n in range(count)]
+    with CaptureQueriesContext(connection) as captured:
+        issue_codes(offer, profiles, at=T0)
+    return captured.captured_queries
+
+
+def test_issue_codes_shop_query_count_constant():
+    few = _issue_queries(3, start=0)
+    many = _issue_queries(30, start=100)
+
+    assert len(many) == len(few)
+    insert = f'INSERT INTO "{Discount._meta.db_table}"'
+    inserts = [query for query in many if query["sql"].startswith(insert)]
+    assert len(inserts) == 1
+    assert Discount.objects.count() == 33
+
+
+def test_issue_codes_default_adapter_creates_each_code(anna, ben):
+    offer = OfferFactory()
+    adapters = {"handmade.Order": HANDMADE_ORDER_ADAPTER}
+
+    with override_settings(OMNICHANNEL={"SHOP_ADAPTERS": adapters}):
+        result = issue_codes(offer, [anna, ben], at=T0)
+
+    codes = {row.codes.get().shop_code for row in result.created}
+    assert len(codes) == 2
+    stored = set(DiscountCode.objects.values_list("code", flat=True))
+    assert stored == codes

@@ -77,3 +77,53 @@ def test_base_adapter_cannot_create_codes():
             single_use=True,
             profile=None,
         )
+
+
+def create_many(codes, **fields):
+    values = {
+        "kind": "percent",
+        "value": Decimal("15"),
+        "valid_until": LATER,
+        "single_use": True,
+        "profiles": [None] * len(codes),
+    }
+    values.update(fields)
+    return OrderAdapter().create_discount_codes(codes, **values)
+
+
+def test_create_discount_codes_writes_all_in_order():
+    codes = ["VIP-AAAAAAAAAA", "VIP-BBBBBBBBBB", "VIP-CCCCCCCCCC"]
+
+    assert create_many(codes) == codes
+
+    assert sorted(Discount.objects.values_list("code", flat=True)) == codes
+    assert set(Discount.objects.values_list("kind", flat=True)) == {"percent"}
+
+
+def test_create_discount_codes_taken_in_any_case_writes_none():
+    Discount.objects.create(code="vip-bbbbbbbbbb", kind="percent", value=Decimal("5"))
+
+    with pytest.raises(DiscountCodeTaken):
+        create_many(["VIP-AAAAAAAAAA", "VIP-BBBBBBBBBB"])
+
+    assert list(Discount.objects.values_list("code", flat=True)) == ["vip-bbbbbbbbbb"]
+
+
+def test_create_discount_codes_repeated_code_rejected():
+    with pytest.raises(DiscountCodeTaken):
+        create_many(["VIP-AAAAAAAAAA", "vip-aaaaaaaaaa"])
+
+    assert not Discount.objects.exists()
+
+
+def test_create_discount_codes_bad_argument_names_field():
+    with pytest.raises(InvalidDiscountCode) as caught:
+        create_many(["VIP-AAAAAAAAAA"], kind="gift")
+
+    assert caught.value.field == "kind"
+    assert not Discount.objects.exists()
+
+
+def test_create_discount_codes_needs_profile_per_code():
+    with pytest.raises(ValueError, match="one entry per code"):
+        create_many(["VIP-AAAAAAAAAA"], profiles=[])
