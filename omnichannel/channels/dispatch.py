@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
 from omnichannel.channels.compose import LinkPolicy, compose, with_overrides
-from omnichannel.channels.models import Delivery
+from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.channels.registry import get_backend
 from omnichannel.channels.rendering import Personalisation, build_context, prefetch
 from omnichannel.channels.services import (
@@ -270,13 +270,17 @@ def dispatch_many(delivery_ids: Sequence[int]) -> int:
     with transaction.atomic():
         locked = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("profile", "template")
+            .select_related("profile")
             .filter(pk__in=list(delivery_ids))
             .order_by("pk")
         )
         due = [delivery for delivery in locked if _is_due(delivery, now)]
         if not due:
             return 0
+        # A batch has few templates, so each is read once and shared by its rows.
+        templates = MessageTemplate.objects.in_bulk({d.template_id for d in due})
+        for delivery in due:
+            delivery.template = templates[delivery.template_id]
         changes: list[tuple[Delivery, str]] = []
         events: list[tuple[Delivery, str, dict[str, Any]]] = []
 
