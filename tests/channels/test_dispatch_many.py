@@ -169,29 +169,33 @@ def test_dispatch_many_queries_do_not_grow(on_commit, email_template):
 
 
 def test_record_sent_many_leaves_rows_moved_on(customer, email_template):
-    kept = make(customer, email_template, "a")
+    still_sending = make(customer, email_template, "a")
     moved = make(customer, email_template, "b")
-    Delivery.objects.filter(pk__in=[kept.pk, moved.pk]).update(status="sending")
-    kept.refresh_from_db()
+    Delivery.objects.filter(pk__in=[still_sending.pk, moved.pk]).update(
+        status="sending"
+    )
+    still_sending.refresh_from_db()
     moved.refresh_from_db()
     # Another process failed the second row as interrupted meanwhile.
     Delivery.objects.filter(pk=moved.pk).update(status="failed", reason="interrupted")
 
     record_sent_many(
-        [(kept.pk, SendResult("id-a")), (moved.pk, SendResult("id-b"))],
-        {kept.pk: kept, moved.pk: moved},
+        [(still_sending.pk, SendResult("id-a")), (moved.pk, SendResult("id-b"))],
+        {still_sending.pk: still_sending, moved.pk: moved},
     )
 
-    assert statuses(kept, moved) == [
+    assert statuses(still_sending, moved) == [
         (Status.SENT, ""),
         (Status.FAILED, "interrupted"),
     ]
-    assert kept.provider_message_id == "id-a"
+    assert still_sending.provider_message_id == "id-a"
     sent_events = Event.objects.filter(name="message_sent")
-    assert list(sent_events.values_list("object_id", flat=True)) == [str(kept.pk)]
+    assert list(sent_events.values_list("object_id", flat=True)) == [
+        str(still_sending.pk)
+    ]
 
 
-def test_record_sent_many_reads_rows_it_was_not_given(customer, email_template):
+def test_record_sent_many_reads_unknown_rows(customer, email_template):
     delivery = make(customer, email_template, "a")
     Delivery.objects.filter(pk=delivery.pk).update(status="sending")
 
