@@ -54,8 +54,8 @@ SIZE_LIMITS: dict[str, tuple[int, str]] = {
     "bench_experiments": (100_000, ORM_GENERATION),
     "bench_journeys": (
         100_000,
-        "enrollments are capped at 20,000, so a larger customer base measures "
-        "the same work",
+        "it runs 100,000 enrollments at 100k customers and above, so a larger "
+        "customer base measures the same work",
     ),
     "bench_offers": (100_000, ORM_GENERATION),
     "bench_personalisation": (100_000, ORM_GENERATION),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
 from omnichannel.channels.compose import LinkPolicy, compose, with_overrides
-from omnichannel.channels.models import Delivery
+from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.channels.registry import get_backend
 from omnichannel.channels.rendering import Personalisation, build_context, prefetch
 from omnichannel.channels.services import (
@@ -39,7 +39,7 @@ from omnichannel.channels.signals import delivery_status_changed
 from omnichannel.conf import app_settings, import_object
 from omnichannel.consent.models import ConsentRecord, Purpose, Suppression
 from omnichannel.consent.services import normalise_address
-from omnichannel.db import bulk_update_rows
+from omnichannel.db import bulk_update_rows, bulk_update_rows_where
 from omnichannel.exceptions import InvalidAddress, ProviderError, RenderError
 
 logger = logging.getLogger(__name__)
@@ -219,6 +219,11 @@ def _save(
 ) -> None:
     """Write the changed rows in one statement, then announce each change."""
     bulk_update_rows(Delivery, [delivery for delivery, _ in changes], fields)
+    _announce(changes)
+
+
+def _announce(changes: list[tuple[Delivery, str]]) -> None:
+    """Send ``delivery_status_changed`` for each row whose status changed."""
     for delivery, previous in changes:
         if previous != delivery.status:
             delivery_status_changed.send(
@@ -261,16 +266,21 @@ def dispatch_many(delivery_ids: Sequence[int]) -> int:
     """
     now = timezone.now()
     outgoing: dict[str, list[OutgoingMessage]] = defaultdict(list)
+    sending: dict[int, Delivery] = {}
     with transaction.atomic():
         locked = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("profile", "template")
+            .select_related("profile")
             .filter(pk__in=list(delivery_ids))
             .order_by("pk")
         )
         due = [delivery for delivery in locked if _is_due(delivery, now)]
         if not due:
             return 0
+        # A batch has few templates, so each is read once and shared by its rows.
+        templates = MessageTemplate.objects.in_bulk({d.template_id for d in due})
+        for delivery in due:
+            delivery.template = templates[delivery.template_id]
         changes: list[tuple[Delivery, str]] = []
         events: list[tuple[Delivery, str, dict[str, Any]]] = []
 
@@ -296,11 +306,12 @@ def dispatch_many(delivery_ids: Sequence[int]) -> int:
 
         for delivery, message in _render(ready, now, changes, events):
             outgoing[delivery.channel].append(message)
+            sending[delivery.pk] = delivery
         _save(changes)
         track_outcomes(events)
         if outgoing:
             batches = dict(outgoing)
-            transaction.on_commit(lambda: send_batches(batches))
+            transaction.on_commit(lambda: send_batches(batches, sending))
     sent = sum(len(messages) for messages in outgoing.values())
     logger.info(
         "dispatched %d of %d deliveries (%d rejected, %d paused)",
@@ -369,8 +380,15 @@ def _render(
         yield delivery, message
 
 
-def send_batches(batches: dict[str, list[OutgoingMessage]]) -> None:
-    """Hand each channel's messages to its backend, then record the outcomes."""
+def send_batches(
+    batches: dict[str, list[OutgoingMessage]],
+    deliveries: Mapping[int, Delivery] | None = None,
+) -> None:
+    """Hand each channel's messages to its backend, then record the outcomes.
+
+    ``deliveries`` are the rows as this process moved them to ``sending``, by id.
+    ``record_sent_many`` then writes the sent rows without reading them again.
+    """
     for channel, messages in batches.items():
         backend = get_backend(channel)
         results = send_all(backend, messages)
@@ -383,7 +401,7 @@ def send_batches(batches: dict[str, list[OutgoingMessage]]) -> None:
                 _record_invalid_address(message.delivery_id, message, result)
             else:
                 _record_provider_error(message.delivery_id, result)
-        record_sent_many(sent)
+        record_sent_many(sent, deliveries)
 
 
 def send_all(
@@ -399,40 +417,72 @@ def send_all(
         return [failure for _ in messages]
 
 
-def record_sent_many(sent: Sequence[tuple[int, SendResult]]) -> None:
-    """Mark deliveries still in ``sending`` as sent and record ``message_sent``."""
+def record_sent_many(
+    sent: Sequence[tuple[int, SendResult]],
+    deliveries: Mapping[int, Delivery] | None = None,
+) -> None:
+    """Mark deliveries still in ``sending`` as sent and record ``message_sent``.
+
+    One conditional ``UPDATE`` writes every row that is still ``sending``; a row
+    that another process moved on meanwhile (``fail_interrupted`` after
+    ``DELIVERY_SENDING_TIMEOUT``) keeps its state. ``deliveries`` are the rows as
+    the caller holds them in memory, by id, with their profile and template; the
+    rows not among them are read in one query.
+    """
     if not sent:
         return
     results = dict(sent)
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("profile", "template")
-            .filter(pk__in=list(results))
+    known = deliveries or {}
+    rows = [known[pk] for pk in results if pk in known]
+    missing = [pk for pk in results if pk not in known]
+    if missing:
+        rows += (
+            Delivery.objects.select_related("profile", "template")
+            .filter(pk__in=missing)
             .order_by("pk")
         )
-        changes = []
+    now = timezone.now()
+    changes = []
+    for delivery in rows:
+        if delivery.status != Status.SENDING:
+            # Read from the database above: no longer ours to record.
+            _warn_not_sending(delivery.pk)
+            continue
+        result = results[delivery.pk]
+        previous = _change(
+            delivery,
+            Status.SENT,
+            provider_message_id=result.provider_message_id[:255],
+            sent_at=now,
+        )
+        changes.append((delivery, previous))
+    with transaction.atomic():
+        written = bulk_update_rows_where(
+            Delivery,
+            [delivery for delivery, _ in changes],
+            SENT_FIELDS,
+            {"status": Status.SENDING},
+        )
+        recorded = []
         events = []
-        for delivery in rows:
-            if delivery.status != Status.SENDING:
-                logger.warning(
-                    "delivery %s left %s while sending; outcome not recorded",
-                    delivery.pk,
-                    delivery.status,
-                )
+        for delivery, previous in changes:
+            if delivery.pk not in written:
+                _warn_not_sending(delivery.pk)
                 continue
-            result = results[delivery.pk]
-            previous = _change(
-                delivery,
-                Status.SENT,
-                provider_message_id=result.provider_message_id[:255],
-                sent_at=now,
-            )
-            changes.append((delivery, previous))
+            recorded.append((delivery, previous))
             events.append(
-                (delivery, "message_sent", {"rejected": len(result.rejected)})
+                (
+                    delivery,
+                    "message_sent",
+                    {"rejected": len(results[delivery.pk].rejected)},
+                )
             )
-        _save(changes, SENT_FIELDS)
+        _announce(recorded)
         track_outcomes(events)
-    logger.info("recorded %d deliveries as sent", len(changes))
+    logger.info("recorded %d deliveries as sent", len(recorded))
+
+
+def _warn_not_sending(delivery_id: int) -> None:
+    logger.warning(
+        "delivery %s is no longer in sending; outcome not recorded", delivery_id
+    )

@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.template import Context, Engine, Template, TemplateDoesNotExist
 from django.template.exceptions import TemplateSyntaxError
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels.recommendations import Product, get_recommender
@@ -228,8 +229,14 @@ def build_context(
 
         # Signed links of this recipient, for the footer of marketing email. A
         # test send gives placeholders instead, so staff cannot unsubscribe them.
+        # Signing costs more than rendering a short message, so a link is signed
+        # only when the message reads it.
         if "unsubscribe_url" not in context:
-            context["unsubscribe_url"] = unsubscribe_url(profile)
+            context["unsubscribe_url"] = SimpleLazyObject(
+                partial(unsubscribe_url, profile)
+            )
         if "preferences_url" not in context:
-            context["preferences_url"] = preference_centre_url(profile)
+            context["preferences_url"] = SimpleLazyObject(
+                partial(preference_centre_url, profile)
+            )
     return context

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from omnichannel.db import bulk_update_rows
+from omnichannel.db import bulk_update_rows, copy_insert
 from omnichannel.journeys.models import Enrollment, StepRun
 from omnichannel.profiles.models import Event, Profile
 
@@ -205,8 +205,7 @@ class StepBatch:
         enrollment at a time.
         """
         created = self._insert_deliveries()
-        runs = [run for runs in self.step_runs.values() for run in runs]
-        StepRun.objects.bulk_create(runs, batch_size=1000)
+        copy_insert(StepRun, [run for runs in self.step_runs.values() for run in runs])
         now = timezone.now()
         for enrollment in self.enrollments.values():
             enrollment.updated_at = now
@@ -232,7 +231,7 @@ class StepBatch:
             Delivery.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", "pk")
         )
         fresh = [item for item in pending if item.row.dedupe_key not in existing]
-        Delivery.objects.bulk_create([item.row for item in fresh], batch_size=1000)
+        copy_insert(Delivery, [item.row for item in fresh])
         for item in pending:
             pk = existing.get(item.row.dedupe_key, item.row.pk)
             if item.step_run is not None:
@@ -258,7 +257,7 @@ class StepBatch:
             ).values_list("idempotency_key", flat=True)
         )
         fresh = [event for event in events if event.idempotency_key not in stored]
-        Event.objects.bulk_create(fresh, batch_size=1000)
+        copy_insert(Event, fresh)
         # Receivers of these events may end or wake other runs. They must write
         # at once, not into this batch.
         token = _current.set(None)

@@ -2,10 +2,13 @@
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from omnichannel.channels import services
 from omnichannel.channels.backends import locmem
-from omnichannel.channels.dispatch import dispatch_many
+from omnichannel.channels.backends.base import SendResult
+from omnichannel.channels.dispatch import dispatch_many, record_sent_many
 from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.consent.models import Suppression
 from omnichannel.consent.services import record_consent
@@ -147,3 +150,56 @@ def test_dispatch_many_render_error_fails_one(on_commit, customer, email_templat
         (Status.FAILED, "render_error"),
     ]
     assert len(mail.outbox) == 1
+
+
+def test_dispatch_many_queries_do_not_grow(on_commit, email_template):
+    def dispatch(count, prefix):
+        ids = []
+        for number in range(count):
+            profile = ProfileFactory(email=f"{prefix}.{number}@example.com")
+            record_consent(profile, "email", True)
+            ids.append(make(profile, email_template, f"{prefix}{number}").pk)
+        with CaptureQueriesContext(connection) as queries, on_commit():
+            assert dispatch_many(ids) == count
+        return len(queries)
+
+    dispatch(1, "warm")
+
+    assert dispatch(2, "few") == dispatch(12, "many")
+
+
+def test_record_sent_many_leaves_rows_moved_on(customer, email_template):
+    still_sending = make(customer, email_template, "a")
+    moved = make(customer, email_template, "b")
+    Delivery.objects.filter(pk__in=[still_sending.pk, moved.pk]).update(
+        status="sending"
+    )
+    still_sending.refresh_from_db()
+    moved.refresh_from_db()
+    # Another process failed the second row as interrupted meanwhile.
+    Delivery.objects.filter(pk=moved.pk).update(status="failed", reason="interrupted")
+
+    record_sent_many(
+        [(still_sending.pk, SendResult("id-a")), (moved.pk, SendResult("id-b"))],
+        {still_sending.pk: still_sending, moved.pk: moved},
+    )
+
+    assert statuses(still_sending, moved) == [
+        (Status.SENT, ""),
+        (Status.FAILED, "interrupted"),
+    ]
+    assert still_sending.provider_message_id == "id-a"
+    sent_events = Event.objects.filter(name="message_sent")
+    assert list(sent_events.values_list("object_id", flat=True)) == [
+        str(still_sending.pk)
+    ]
+
+
+def test_record_sent_many_reads_unknown_rows(customer, email_template):
+    delivery = make(customer, email_template, "a")
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending")
+
+    record_sent_many([(delivery.pk, SendResult("id-a"))])
+
+    assert statuses(delivery) == [(Status.SENT, "")]
+    assert Event.objects.filter(name="message_sent").count() == 1

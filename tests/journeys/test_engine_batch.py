@@ -3,12 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
-from omnichannel.channels.models import Delivery, MessageTemplate
+from omnichannel.channels.models import Delivery, MessageTemplate, OnsiteMessage
 from omnichannel.journeys import batch as batch_module
 from omnichannel.journeys.engine import enroll, run_due
 from omnichannel.journeys.models import Enrollment, JourneyVersion, StepRun
+from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import identify
 from tests.journeys.helpers import make_journey
 
@@ -91,3 +93,40 @@ def test_batch_notes_delivery_ids(template):
     assert delivery.dedupe_key == f"{enrollment.pk}:note:1"
     run = StepRun.objects.get(enrollment=enrollment, outcome="sent")
     assert run.details == {"delivery_id": delivery.pk, "channel": "onsite"}
+
+
+def _advance_and_send(journey, count, on_commit):
+    """Enroll ``count`` new customers and run one tick with its dispatch; return
+    the number of queries."""
+    for number in range(count):
+        profile = identify(email=f"c{journey.pk}.{count}.{number}@example.com")
+        enroll(journey, profile, at=T0)
+    with CaptureQueriesContext(connection) as queries, on_commit():
+        assert run_due(T0 + timedelta(hours=1)) == count
+    return len(queries)
+
+
+def test_batch_queries_do_not_grow_with_size(on_commit, template):
+    journey = make_journey(SEND)
+    # The first tick fills the per-process caches (journey interests, experiments).
+    _advance_and_send(journey, 1, on_commit)
+
+    few = _advance_and_send(journey, 2, on_commit)
+    many = _advance_and_send(journey, 25, on_commit)
+
+    assert many == few
+    sent = Delivery.objects.filter(status=Delivery.Status.SENT).count()
+    assert sent == 1 + 2 + 25
+
+
+def test_batch_sends_each_delivery_once(on_commit, template):
+    journey = make_journey(SEND)
+    _advance_and_send(journey, 3, on_commit)
+    with on_commit():
+        assert run_due(T0 + timedelta(hours=2)) == 0
+
+    deliveries = Delivery.objects.filter(source_type="journey")
+    assert deliveries.count() == 3
+    assert set(deliveries.values_list("status", flat=True)) == {"sent"}
+    assert OnsiteMessage.objects.count() == 3
+    assert Event.objects.filter(name="message_sent").count() == 3

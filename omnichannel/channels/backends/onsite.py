@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from omnichannel.channels.backends.base import BaseBackend, OutgoingMessage, SendResult
 from omnichannel.channels.models import OnsiteMessage
+from omnichannel.db import copy_insert
 from omnichannel.profiles.models import Profile
 
 DEFAULT_EXPIRY = timedelta(days=30)
@@ -34,9 +35,8 @@ class OnsiteBackend(BaseBackend):
 
     def send_many(self, messages: list[OutgoingMessage]) -> list[Any]:
         """Store every message in one insert."""
-        stored = OnsiteMessage.objects.bulk_create(
-            [self._build(message) for message in messages]
-        )
+        stored = [self._build(message) for message in messages]
+        copy_insert(OnsiteMessage, stored)
         return [SendResult(provider_message_id=f"onsite-{row.pk}") for row in stored]
 
     def _build(self, message: OutgoingMessage) -> OnsiteMessage:
