@@ -28,10 +28,10 @@ from omnichannel.profiles.aggregates import AGGREGATE_EVENTS, recompute_aggregat
 from omnichannel.profiles.models import Event, Identity, Profile
 from omnichannel.profiles.payloads import EventInput
 from omnichannel.profiles.services import (
-    PASSIVE_SOURCES,
     RETRYABLE_SQLSTATES,
     Identifiers,
     announce_events,
+    is_passive,
     resolve_profile,
 )
 
@@ -399,7 +399,7 @@ def _single_owner(key: GroupKey, owners: dict[tuple[str, str], int]) -> int | No
 def _touch_profiles(outcome: BatchOutcome) -> None:
     """Update last-seen times and, where orders came in, order aggregates.
 
-    Events from passive sources (the app's own journey events, imports) do not
+    Passive events (the app's own journey events, imports, messages sent) do not
     move ``last_seen_at``, as in ``track()``.
     """
     latest: dict[int, datetime] = {}
@@ -408,7 +408,7 @@ def _touch_profiles(outcome: BatchOutcome) -> None:
         if event.name in AGGREGATE_EVENTS:
             with_orders.add(event.profile_id)
             continue
-        if event.source in PASSIVE_SOURCES:
+        if is_passive(event):
             continue
         current = latest.get(event.profile_id)
         if current is None or event.occurred_at > current:

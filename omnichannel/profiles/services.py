@@ -65,6 +65,26 @@ Kind = Identity.Kind
 MAX_PROPERTIES_BYTES = 32 * 1024
 # Events the app records about itself; they do not mean the customer was seen.
 PASSIVE_SOURCES = ("journey", "import")
+# Events of the shop's own actions and of providers' reports on them, whatever
+# their source. A message sent or bounced is not a visit.
+PASSIVE_EVENTS = frozenset(
+    {
+        "message_sent",
+        "message_delivered",
+        "message_bounced",
+        "message_failed",
+        "message_suppressed",
+        "message_converted",
+        "offer_issued",
+    }
+)
+
+
+def is_passive(event: Event) -> bool:
+    """Tell whether ``event`` leaves the profile's ``last_seen_at`` unchanged."""
+    return event.source in PASSIVE_SOURCES or event.name in PASSIVE_EVENTS
+
+
 # Precedence of identifier kinds when they point at different profiles: the
 # profile of the shop user wins over that of the email, which wins over the phone.
 KIND_PRECEDENCE = {Kind.USER: 0, Kind.EMAIL: 1, Kind.PHONE: 2}
@@ -673,7 +693,7 @@ def _touch_profile(profile: Profile, event: Event) -> None:
         recompute_aggregates([profile.pk])
         profile.refresh_from_db()
         signals.profile_aggregates_changed.send(sender=Profile, profile=profile)
-    elif event.source in PASSIVE_SOURCES:
+    elif is_passive(event):
         return
     elif profile.last_seen_at is None or event.occurred_at > profile.last_seen_at:
         Profile.objects.filter(pk=profile.pk).update(last_seen_at=event.occurred_at)

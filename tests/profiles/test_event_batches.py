@@ -224,3 +224,19 @@ def test_import_source_events_do_not_move_last_seen(writer):
     event = Event.objects.get()
     event.profile.refresh_from_db()
     assert event.profile.last_seen_at is None
+
+
+def test_batch_message_sent_keeps_last_seen(writer):
+    post(writer, views(1, name="message_sent", occurred_at="2026-01-01T00:00:00Z"))
+
+    event = Event.objects.get()
+    event.profile.refresh_from_db()
+    assert event.profile.last_seen_at is None
+
+
+def test_batch_message_clicked_moves_last_seen(writer):
+    post(writer, views(1, name="message_clicked", occurred_at="2026-01-01T00:00:00Z"))
+
+    event = Event.objects.get()
+    event.profile.refresh_from_db()
+    assert event.profile.last_seen_at.isoformat() == "2026-01-01T00:00:00+00:00"

@@ -222,3 +222,18 @@ def test_profile_for_request_ignores_anonymous_user():
 
     assert profile_for_request(request, create=True) is None
     assert not Profile.objects.exists()
+
+
+def test_track_passive_events_keep_last_seen():
+    profile = identify(email="seen@example.com")
+    Profile.objects.filter(pk=profile.pk).update(last_seen_at=None)
+    profile.refresh_from_db()
+
+    for name in ("message_sent", "message_delivered", "offer_issued"):
+        track(name, profile=profile, source="channels")
+    profile.refresh_from_db()
+    assert profile.last_seen_at is None
+
+    track("message_opened", profile=profile, source="channels")
+    profile.refresh_from_db()
+    assert profile.last_seen_at is not None
