@@ -65,9 +65,7 @@ def _measure(customers: int) -> list[Result]:
         AudienceMember.objects.filter(audience=audience).delete()
 
     repeat = REPEAT_UP_TO_100K if customers <= 100_000 else 1
-    first = _best(
-        lambda: services.plan_audience(audience, platform, at), reset, repeat
-    )
+    first = _best(lambda: services.plan_audience(audience, platform, at), reset, repeat)
     reference_first = _best(
         lambda: _reference(segment, audience, platform, at, write=True), reset, repeat
     )

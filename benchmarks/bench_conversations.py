@@ -75,7 +75,8 @@ def _generate(customers: int) -> None:
         {
             "profile_id": "p.id",
             "name": "'order_placed'",
-            "occurred_at": "%(now)s - make_interval(days => 1 + floor(random() * 400)::int)",
+            "occurred_at": "%(now)s - "
+            "make_interval(days => 1 + floor(random() * 400)::int)",
             "object_type": "'order'",
             "object_id": "p.id || '-' || number",
             "revenue": "39.90",
@@ -91,10 +92,12 @@ def _generate(customers: int) -> None:
         {
             "profile_id": "id",
             "name": "'cart_updated'",
-            "occurred_at": "%(now)s - make_interval(hours => 1 + floor(random() * 500)::int)",
+            "occurred_at": "%(now)s - "
+            "make_interval(hours => 1 + floor(random() * 500)::int)",
             "object_type": "'cart'",
             "object_id": "id::text",
-            "properties": """'{"total": "14.90", "item_count": 1, "lines": []}'::jsonb""",
+            "properties": "jsonb_build_object("
+            "'total', '14.90', 'item_count', 1, 'lines', '[]'::jsonb)",
         },
         "FROM omnichannel_profile p ORDER BY p.id",
         {"now": now},
@@ -108,7 +111,8 @@ def _generate(customers: int) -> None:
             "token_hash": "lpad(to_hex(id), 64, '0')",
             "updated_at": "%(now)s",
         },
-        "FROM omnichannel_profile p WHERE (id - %(first)s) %% %(share)s = 0 ORDER BY p.id",
+        "FROM omnichannel_profile p WHERE (id - %(first)s) %% %(share)s = 0 "
+        "ORDER BY p.id",
         {"now": now, "first": first_id, "share": CONVERSATION_SHARE},
     )
     insert_select(

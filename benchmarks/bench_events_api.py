@@ -7,8 +7,8 @@ with no receivers, which is the cost of ingestion alone.
 
 Needs PostgreSQL in DATABASE_URL. The script creates a database of its own, migrates
 it, writes ``customers`` profiles of the standard data set (``benchmarks.dataset``,
-without its events) with an email address and identity each, in SQL, and starts one gunicorn
-process (one sync worker, one thread) on 127.0.0.1 with the test settings and
+without its events) with an email address and identity each, in SQL, and starts one
+gunicorn process (one sync worker, one thread) on 127.0.0.1 with the test settings and
 persistent database connections (``benchmarks/server_settings.py``). The
 client posts batches of 1,000 events one after another, each referring to existing
 customers by email, with 2% new customers and an idempotency key per event.

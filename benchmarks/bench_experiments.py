@@ -37,7 +37,7 @@ ASSIGNMENT_SAMPLE = 10_000
 
 
 def generate(customers: int) -> dict[str, Any]:
-    """Write profiles and a seeded event history in SQL; return what the figures need."""
+    """Write profiles and a seeded event history in SQL; return the figures' data."""
     from django.db import connection
 
     from omnichannel.experiments.models import Experiment, Variant

@@ -118,7 +118,9 @@ def _engagement(rng: Any, ids: Any) -> list[str]:
     seconds = seconds - seconds % 86400 + hour * 3600 + seconds % 3600
     moments = _timestamps(seconds / 86400)
     properties = [f'{{"channel": "{name}"}}' for name in channel.tolist()]
-    object_ids = [f"{pk}-{n}" for pk, n in zip(owner.tolist(), index.tolist())]
+    object_ids = [
+        f"{pk}-{n}" for pk, n in zip(owner.tolist(), index.tolist(), strict=True)
+    ]
     lines: list[str] = []
     for name in ("message_sent", "message_opened"):
         lines += _event_lines(
@@ -152,7 +154,12 @@ def _event_lines(
     return [
         f"{pk}\t{name}\t{at}\t{at}\t\t{data}\t{object_type}\t{object_id}\t{revenue}\t"
         for pk, at, data, object_id, revenue in zip(
-            profile_ids.tolist(), moments, properties, object_ids, revenue_column
+            profile_ids.tolist(),
+            moments,
+            properties,
+            object_ids,
+            revenue_column,
+            strict=True,
         )
     ]
 

@@ -163,7 +163,10 @@ def insert_email_identities() -> None:
 
 
 def insert_select(
-    model: Any, columns: dict[str, str], source: str, params: dict[str, Any] | None = None
+    model: Any,
+    columns: dict[str, str],
+    source: str,
+    params: dict[str, Any] | None = None,
 ) -> int:
     """Run ``INSERT INTO <model's table> SELECT <columns> <source>``; return the rows.
 
