@@ -43,24 +43,12 @@ ORM_GENERATION = (
     "linearly)"
 )
 SIZE_LIMITS: dict[str, tuple[int, str]] = {
-    "bench_adapters": (100_000, ORM_GENERATION),
-    "bench_audiences": (100_000, ORM_GENERATION),
-    "bench_conversations": (100_000, ORM_GENERATION),
-    "bench_events_api": (
-        100_000,
-        "seeding goes through the ORM and the figure is at most 30 batches of "
-        "1,000 events, so 1M customers adds time, not information",
-    ),
-    "bench_experiments": (100_000, ORM_GENERATION),
     "bench_journeys": (
         100_000,
         "it runs 100,000 enrollments at 100k customers and above, so a larger "
         "customer base measures the same work",
     ),
-    "bench_offers": (100_000, ORM_GENERATION),
     "bench_personalisation": (100_000, ORM_GENERATION),
-    "bench_predictions_database": (100_000, ORM_GENERATION),
-    "bench_render": (100_000, ORM_GENERATION),
 }
 
 

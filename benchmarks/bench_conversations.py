@@ -3,9 +3,11 @@
 Each figure is measured beside hand-written SQL that reads the same rows through the
 same connection, alternating the two so that both see the same load. Data lives in a
 throwaway database named after the settings' test database (set
-``OMNICHANNEL_TEST_DB_SUFFIX``), which the run creates and drops. It holds
-``customers`` profiles with two orders, a cart, a consent and a segment membership
-each, and a conversation of eight messages for every tenth customer.
+``OMNICHANNEL_TEST_DB_SUFFIX``), which the run creates and drops. It holds the
+profiles of the standard data set (``benchmarks.dataset``, without its events) with
+two orders, a cart, an email consent each and a segment membership for every third,
+and a conversation of eight messages for every tenth customer. The rows are written
+in SQL with a fixed seed; the figures read a seeded sample of ``SAMPLE`` customers.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
+from benchmarks import dataset
 from benchmarks.common import Result
+from benchmarks.dataset import insert_select
 
-SEED = 20261204
+SEED = 0.20261204
 SAMPLE = 300
 MESSAGES_PER_CONVERSATION = 8
 CONVERSATION_SHARE = 10
@@ -44,78 +46,81 @@ def throwaway_database() -> Iterator[None]:
 
 
 def _generate(customers: int) -> None:
+    from django.db import connection
     from django.utils import timezone
 
     from omnichannel.consent.models import ConsentRecord
     from omnichannel.conversations.models import Conversation, Message
-    from omnichannel.profiles.models import Event, Profile
+    from omnichannel.profiles.models import Event
     from omnichannel.segments.models import Segment, SegmentMembership
 
-    rng = random.Random(SEED)
     now = timezone.now()
-    Profile.objects.bulk_create(
-        [
-            Profile(email=f"customer{index}@example.com", first_name="Anna")
-            for index in range(customers)
-        ],
-        batch_size=5000,
-    )
-    ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True))
+    first_id, _last_id = dataset.generate_profiles(customers, emails=True)
     segment = Segment.objects.create(name="VIP", slug="vip")
-    SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=segment, profile_id=pk) for pk in ids[::3]],
-        batch_size=5000,
+    insert_select(
+        SegmentMembership,
+        {"segment_id": "%(segment)s", "profile_id": "id"},
+        "FROM omnichannel_profile p WHERE (id - %(first)s) %% 3 = 0 ORDER BY p.id",
+        {"segment": segment.pk, "first": first_id},
     )
-    ConsentRecord.objects.bulk_create(
-        [ConsentRecord(profile_id=pk, channel="email", granted=True) for pk in ids],
-        batch_size=5000,
+    insert_select(
+        ConsentRecord,
+        {"profile_id": "id", "channel": "'email'", "granted": "TRUE"},
+        "FROM omnichannel_profile p ORDER BY p.id",
     )
-    events: list[Event] = []
-    for pk in ids:
-        for number in range(2):
-            events.append(
-                Event(
-                    profile_id=pk,
-                    name="order_placed",
-                    occurred_at=now - timedelta(days=rng.randint(1, 400)),
-                    object_type="order",
-                    object_id=f"{pk}-{number}",
-                    revenue=Decimal("39.90"),
-                    currency="EUR",
-                    properties={"lines": [{"sku": "MUG-042", "quantity": 1}]},
-                )
-            )
-        events.append(
-            Event(
-                profile_id=pk,
-                name="cart_updated",
-                occurred_at=now - timedelta(hours=rng.randint(1, 500)),
-                object_type="cart",
-                object_id=str(pk),
-                properties={"total": "14.90", "item_count": 1, "lines": []},
-            )
-        )
-        if len(events) >= 20_000:
-            Event.objects.bulk_create(events)
-            events = []
-    Event.objects.bulk_create(events)
-
-    conversations = Conversation.objects.bulk_create(
-        [
-            Conversation(
-                profile_id=pk, visitor_id=f"{pk:032x}", token_hash=f"{pk:064x}"
-            )
-            for pk in ids[::CONVERSATION_SHARE]
-        ],
-        batch_size=5000,
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(%s)", [SEED])
+    insert_select(
+        Event,
+        {
+            "profile_id": "p.id",
+            "name": "'order_placed'",
+            "occurred_at": "%(now)s - "
+            "make_interval(days => 1 + floor(random() * 400)::int)",
+            "object_type": "'order'",
+            "object_id": "p.id || '-' || number",
+            "revenue": "39.90",
+            "currency": "'EUR'",
+            "properties": """'{"lines": [{"sku": "MUG-042", "quantity": 1}]}'::jsonb""",
+        },
+        "FROM omnichannel_profile p CROSS JOIN generate_series(0, 1) AS number "
+        "ORDER BY p.id, number",
+        {"now": now},
     )
-    Message.objects.bulk_create(
-        [
-            Message(conversation=conversation, author="customer", body="Hello")
-            for conversation in conversations
-            for _ in range(MESSAGES_PER_CONVERSATION)
-        ],
-        batch_size=10_000,
+    insert_select(
+        Event,
+        {
+            "profile_id": "id",
+            "name": "'cart_updated'",
+            "occurred_at": "%(now)s - "
+            "make_interval(hours => 1 + floor(random() * 500)::int)",
+            "object_type": "'cart'",
+            "object_id": "id::text",
+            "properties": "jsonb_build_object("
+            "'total', '14.90', 'item_count', 1, 'lines', '[]'::jsonb)",
+        },
+        "FROM omnichannel_profile p ORDER BY p.id",
+        {"now": now},
+    )
+    insert_select(
+        Conversation,
+        {
+            "uuid": "gen_random_uuid()",
+            "profile_id": "id",
+            "visitor_id": "lpad(to_hex(id), 32, '0')",
+            "token_hash": "lpad(to_hex(id), 64, '0')",
+            "updated_at": "%(now)s",
+        },
+        "FROM omnichannel_profile p WHERE (id - %(first)s) %% %(share)s = 0 "
+        "ORDER BY p.id",
+        {"now": now, "first": first_id, "share": CONVERSATION_SHARE},
+    )
+    insert_select(
+        Message,
+        {"conversation_id": "c.id", "author": "'customer'", "body": "'Hello'"},
+        "FROM omnichannel_conversation c "
+        "CROSS JOIN generate_series(1, %(messages)s) AS number ORDER BY c.id, number",
+        {"messages": MESSAGES_PER_CONVERSATION},
     )
 
 
@@ -337,7 +342,7 @@ def run(customers: int) -> list[Result]:
         from omnichannel.profiles.models import Profile
 
         rng = random.Random(SEED)
-        ids = list(Profile.objects.values_list("pk", flat=True))
+        ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True))
         sample = rng.sample(ids, min(SAMPLE, len(ids)))
         results = _context_figures(sample, customers)
         results.append(_pause_figure(sample, customers))

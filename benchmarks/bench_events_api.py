@@ -6,8 +6,9 @@ offers and order attribution handle each batch in the storing transaction), and
 with no receivers, which is the cost of ingestion alone.
 
 Needs PostgreSQL in DATABASE_URL. The script creates a database of its own, migrates
-it, seeds ``customers`` profiles with an email each, and starts one gunicorn
-process (one sync worker, one thread) on 127.0.0.1 with the test settings and
+it, writes ``customers`` profiles of the standard data set (``benchmarks.dataset``,
+without its events) with an email address and identity each, in SQL, and starts one
+gunicorn process (one sync worker, one thread) on 127.0.0.1 with the test settings and
 persistent database connections (``benchmarks/server_settings.py``). The
 client posts batches of 1,000 events one after another, each referring to existing
 customers by email, with 2% new customers and an idempotency key per event.
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from benchmarks import dataset
 from benchmarks.common import ROOT, Result, percentile
 
 BATCH_SIZE = 1000
@@ -155,19 +157,11 @@ def _django_on(database: str) -> Any:
 
 
 def _seed(customers: int) -> list[str]:
-    from omnichannel.profiles.models import Identity, Profile
-
-    emails = [f"customer{i}@bench.example" for i in range(customers)]
-    for start in range(0, customers, 5000):
-        chunk = emails[start : start + 5000]
-        profiles = Profile.objects.bulk_create([Profile(email=e) for e in chunk])
-        Identity.objects.bulk_create(
-            [
-                Identity(profile=profile, kind="email", value=profile.email)
-                for profile in profiles
-            ]
-        )
-    return emails
+    """Write the standard data set's profiles with an email address and identity
+    each, in SQL; return the addresses."""
+    dataset.generate_profiles(customers, emails=True)
+    dataset.insert_email_identities()
+    return [dataset.email_address(index) for index in range(customers)]
 
 
 def _api_key() -> str:
