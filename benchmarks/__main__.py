@@ -37,18 +37,12 @@ DEFAULT_TIMEOUT = 1800
 SIZE_SUFFIXES = {"k": 1_000, "m": 1_000_000}
 
 # Limits for modules that do not declare their own: (largest size, reason).
-ORM_GENERATION = (
-    "its data is generated in Python and written with bulk_create, so 1M customers "
-    "would take over an hour on two cores (estimated from its time at 10k, scaled "
-    "linearly)"
-)
 SIZE_LIMITS: dict[str, tuple[int, str]] = {
     "bench_journeys": (
         100_000,
         "it runs 100,000 enrollments at 100k customers and above, so a larger "
         "customer base measures the same work",
     ),
-    "bench_personalisation": (100_000, ORM_GENERATION),
 }
 
 

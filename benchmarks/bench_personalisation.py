@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
 from typing import Any
 
 from benchmarks.common import Result, isolated_database, percentile
+from benchmarks.dataset import generate_profiles, insert_select
 
 SEED = 20261204
 REQUESTS = 2000
@@ -43,63 +43,77 @@ PRODUCTS = [f"Product {index}" for index in range(12)]
 
 
 def _generate(customers: int) -> list[str]:
-    """Create profiles with visitor cookies, events, memberships and RFM groups;
-    return the visitor ids."""
+    """Create profiles with visitor cookies, events, memberships and RFM groups in
+    SQL with a fixed seed; return the visitor ids.
+
+    Profile number ``n`` (from 0, in id order) has the visitor id ``n`` in 32 hex
+    digits. Every tenth profile is in the VIP segment, every third has an RFM group,
+    and each has 0 to 6 category views over the last 30 days.
+    """
+    from django.db import connection
     from django.utils import timezone
 
     from omnichannel.predictions.models import RFMScore
-    from omnichannel.profiles.models import Event, Identity, Profile
+    from omnichannel.profiles.models import Event, Identity
     from omnichannel.segments.models import Segment, SegmentMembership
 
-    rng = random.Random(SEED)
-    now = timezone.now()
-    Profile.objects.bulk_create(
-        [Profile(first_name="Anna") for _ in range(customers)], batch_size=5000
-    )
-    ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True))
-    visitors = [f"{index:032x}" for index in range(len(ids))]
-    Identity.objects.bulk_create(
-        [
-            Identity(profile_id=pk, kind=Identity.Kind.VISITOR, value=visitor)
-            for pk, visitor in zip(ids, visitors, strict=True)
-        ],
-        batch_size=5000,
+    first_id, _last_id = generate_profiles(customers)
+    insert_select(
+        Identity,
+        {
+            "profile_id": "id",
+            "kind": "'visitor'",
+            "value": "lpad(to_hex(id - %(first)s), 32, '0')",
+        },
+        "FROM omnichannel_profile ORDER BY id",
+        {"first": first_id},
     )
     vip = Segment.objects.create(name="VIP", slug="vip")
-    SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=vip, profile_id=pk) for pk in ids[::10]],
-        batch_size=5000,
+    insert_select(
+        SegmentMembership,
+        {"segment_id": "%(segment)s", "profile_id": "id"},
+        "FROM omnichannel_profile WHERE (id - %(first)s) %% 10 = 0 ORDER BY id",
+        {"segment": vip.pk, "first": first_id},
     )
-    RFMScore.objects.bulk_create(
-        [
-            RFMScore(
-                profile_id=pk,
-                recency_score=5,
-                frequency_score=5,
-                monetary_score=5,
-                group=rng.choice(["champions", "loyal", "at_risk", "lost"]),
-            )
-            for pk in ids[::3]
-        ],
-        batch_size=5000,
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+        cursor.execute("SELECT setseed(%s)", [SEED / 10**8])
+    groups = "ARRAY['champions', 'loyal', 'at_risk', 'lost']"
+    insert_select(
+        RFMScore,
+        {
+            "profile_id": "id",
+            "recency_score": "5",
+            "frequency_score": "5",
+            "monetary_score": "5",
+            "group": f"({groups})[1 + floor(random() * 4)::int]",
+        },
+        "FROM omnichannel_profile WHERE (id - %(first)s) %% 3 = 0 ORDER BY id",
+        {"first": first_id},
     )
-    events = []
-    for pk in ids:
-        for _ in range(rng.randint(0, 6)):
-            events.append(
-                Event(
-                    profile_id=pk,
-                    name="category_viewed",
-                    occurred_at=now - timedelta(hours=rng.randint(1, 24 * 30)),
-                    properties={"category": rng.choice(CATEGORIES)},
-                )
-            )
-        if len(events) >= 10_000:
-            Event.objects.bulk_create(events)
-            events = []
-    Event.objects.bulk_create(events)
+    categories = "ARRAY[" + ", ".join(f"'{name}'" for name in CATEGORIES) + "]"
+    insert_select(
+        Event,
+        {
+            "profile_id": "views.profile_id",
+            "name": "'category_viewed'",
+            "occurred_at": "%(now)s - make_interval(hours => views.hours)",
+            "received_at": "%(now)s",
+            "source": "'web'",
+            "properties": f"jsonb_build_object('category', ({categories})"
+            f"[1 + floor(random() * {len(CATEGORIES)})::int])",
+        },
+        """FROM (
+            SELECT p.id AS profile_id, 1 + floor(random() * 24 * 30)::int AS hours
+            FROM (
+                SELECT id, floor(random() * 7)::int AS count FROM omnichannel_profile
+            ) AS p
+            CROSS JOIN LATERAL generate_series(1, p.count)
+        ) AS views""",
+        {"now": timezone.now()},
+    )
     _analyze()
-    return visitors
+    return [f"{index:032x}" for index in range(customers)]
 
 
 def _analyze() -> None:

@@ -197,9 +197,8 @@ def insert_select(
             default, connection
         )
     table = connection.ops.quote_name(model._meta.db_table)
-    statement = (
-        f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} {source}"
-    )
+    quoted = ", ".join(connection.ops.quote_name(name) for name in names)
+    statement = f"INSERT INTO {table} ({quoted}) SELECT {', '.join(values)} {source}"
     with connection.cursor() as cursor:
         cursor.execute(statement, arguments)
         count = cursor.rowcount
