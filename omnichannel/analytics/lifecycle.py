@@ -30,6 +30,7 @@ from typing import Any
 
 from omnichannel.analytics.recovery import week_start
 from omnichannel.conf import app_settings
+from omnichannel.profiles.events import PASSIVE_EVENTS
 from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import counted_orders
 
@@ -51,23 +52,6 @@ INTEREST_EVENTS = frozenset(
 )
 CONSIDERATION_EVENTS = frozenset({"cart_updated", "checkout_started", "cart_abandoned"})
 ORDER_EVENT = "order_placed"
-# Things done to a profile, not by it.
-PASSIVE_EVENTS = frozenset(
-    {
-        "message_sent",
-        "message_delivered",
-        "message_bounced",
-        "message_failed",
-        "message_suppressed",
-        "journey_entered",
-        "journey_exited",
-        "journey_converted",
-        "offer_issued",
-        "order_cancelled",
-        "order_refunded",
-        "profile_updated",
-    }
-)
 UNKNOWN_CHANNEL = "unknown"
 
 

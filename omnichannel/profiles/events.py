@@ -67,6 +67,26 @@ BUILTIN_EVENT_TYPES = frozenset(
 
 ORDER_EVENT = "order_placed"
 
+# Things done to a profile, not by it: the shop's own actions and the reports on
+# them. They neither move a profile's last visit nor its place in the lifecycle.
+PASSIVE_EVENTS = frozenset(
+    {
+        "message_sent",
+        "message_delivered",
+        "message_bounced",
+        "message_failed",
+        "message_suppressed",
+        "message_converted",
+        "journey_entered",
+        "journey_exited",
+        "journey_converted",
+        "offer_issued",
+        "order_cancelled",
+        "order_refunded",
+        "profile_updated",
+    }
+)
+
 
 def known_event_types() -> frozenset[str]:
     """Return the built-in event types plus those named in ``EXTRA_EVENT_TYPES``."""

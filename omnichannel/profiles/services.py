@@ -24,7 +24,7 @@ from omnichannel.profiles.aggregates import (
     counted_orders,
     recompute_aggregates,
 )
-from omnichannel.profiles.events import check_event_type
+from omnichannel.profiles.events import PASSIVE_EVENTS, check_event_type
 from omnichannel.profiles.merging import (
     STRONG_KINDS,
     TRAIT_FIELDS,
@@ -65,19 +65,6 @@ Kind = Identity.Kind
 MAX_PROPERTIES_BYTES = 32 * 1024
 # Events the app records about itself; they do not mean the customer was seen.
 PASSIVE_SOURCES = ("journey", "import")
-# Events of the shop's own actions and of providers' reports on them, whatever
-# their source. A message sent or bounced is not a visit.
-PASSIVE_EVENTS = frozenset(
-    {
-        "message_sent",
-        "message_delivered",
-        "message_bounced",
-        "message_failed",
-        "message_suppressed",
-        "message_converted",
-        "offer_issued",
-    }
-)
 
 
 def is_passive(event: Event) -> bool:
