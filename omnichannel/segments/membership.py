@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
 from django.db.models import OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from omnichannel.exceptions import InvalidRule
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.segments import signals
 from omnichannel.segments.conditions import Evaluation, compile_rule, evaluate
+from omnichannel.segments.conditions.base import events_in_windows
 from omnichannel.segments.conditions.builtin import EventCondition
 from omnichannel.segments.conditions.rules import leaves
 from omnichannel.segments.index import IndexedSegment, SegmentIndex, segment_index
@@ -154,7 +158,11 @@ def _rebuild_from_difference_query(
     # a nested-loop anti-join made 1.4 million comparisons for 1,683 members at
     # 100,000 profiles (EXPLAIN ANALYZE). Only the difference is sent to Python.
     connection = connections[using]
-    matched_sql, matched_params = matched.query.get_compiler(using).as_sql()
+    try:
+        matched_sql, matched_params = matched.query.get_compiler(using).as_sql()
+    except EmptyResultSet:
+        # The rule matches no profile (such as an empty "any"), so every member leaves.
+        return _rebuild_by_difference(segment_id, matched.none(), now, using)
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     sql = f"""
         SELECT matched.id, current.profile_id
@@ -348,14 +356,18 @@ def refresh_profile(
     if not candidates:
         return []
 
-    loaded, current = _load_profile(profile_id, index)
+    windows = _event_windows(candidates, now)
+    loaded, current, events = _load_profile(profile_id, index, windows, now)
     if loaded is None:
         return []
     evaluation = Evaluation(loaded, now)
     evaluation.set_memberships(
         index.slugs[segment_id] for segment_id in current if segment_id in index.slugs
     )
-    _prefetch_events(evaluation, candidates)
+    if events is not None:
+        evaluation.store_events(windows, events)
+    elif windows:
+        evaluation.prefetch_events(windows)
 
     eligible = loaded.merged_into_id is None and loaded.erased_at is None
     to_open: list[IndexedSegment] = []
@@ -381,12 +393,17 @@ def refresh_profile(
 
 
 def _load_profile(
-    profile_id: int, index: SegmentIndex
-) -> tuple[Profile | None, list[int]]:
-    """Load the profile with its one-to-one rows, and the ids of its open segments.
+    profile_id: int,
+    index: SegmentIndex,
+    windows: Mapping[str, datetime | None],
+    now: datetime,
+) -> tuple[Profile | None, list[int], list[Event] | None]:
+    """Load the profile with its one-to-one rows, the ids of its open segments and
+    its events in ``windows``.
 
-    On PostgreSQL the segment ids come with the profile, as an array column of the
-    same query; elsewhere a second query reads them.
+    On PostgreSQL all three come in one query, the ids and the events as array
+    columns. Elsewhere a second query reads the ids, and the events are left to the
+    evaluation (None).
     """
     profiles = Profile.objects.select_related(*index.one_to_one_names).filter(
         pk=profile_id
@@ -395,40 +412,65 @@ def _load_profile(
     if connections[profiles.db].vendor == "postgresql":
         from django.contrib.postgres.expressions import ArraySubquery
 
-        loaded = profiles.annotate(
-            open_segment_ids=ArraySubquery(
+        columns: dict[str, Any] = {
+            "open_segment_ids": ArraySubquery(
                 open_rows.filter(profile_id=OuterRef("pk")).values("segment_id")
             )
-        ).first()
+        }
+        if windows:
+            columns["window_events"] = ArraySubquery(
+                events_in_windows(windows, now)
+                .filter(profile_id=OuterRef("pk"))
+                .order_by()
+                .values(
+                    row=JSONObject(
+                        name="name", occurred_at="occurred_at", properties="properties"
+                    )
+                )
+            )
+        loaded = profiles.annotate(**columns).first()
         if loaded is None:
-            return None, []
-        return loaded, loaded.__dict__.pop("open_segment_ids")
+            return None, [], None
+        rows = loaded.__dict__.pop("window_events", None)
+        events = None
+        if rows is not None:
+            events = [
+                Event(
+                    profile_id=profile_id,
+                    name=row["name"],
+                    occurred_at=parse_datetime(row["occurred_at"]),
+                    properties=row["properties"],
+                )
+                for row in rows
+            ]
+        return loaded, loaded.__dict__.pop("open_segment_ids"), events
     loaded = profiles.first()
     if loaded is None:
-        return None, []
+        return None, [], None
     current = open_rows.filter(profile_id=profile_id).values_list(
         "segment_id", flat=True
     )
-    return loaded, list(current)
+    return loaded, list(current), None
 
 
-def _prefetch_events(
-    evaluation: Evaluation, candidates: Sequence[IndexedSegment]
-) -> None:
+def _event_windows(
+    candidates: Sequence[IndexedSegment], now: datetime
+) -> dict[str, datetime | None]:
+    """Return, for each event name the candidates' rules read, the earliest time
+    any of them needs (None for ever)."""
     windows: dict[str, datetime | None] = {}
     for entry in candidates:
         for leaf in leaves(entry.rules):
             if leaf.get("type") != EventCondition.name:
                 continue
-            name, since = EventCondition().windows(leaf, evaluation.now)
+            name, since = EventCondition().windows(leaf, now)
             if name not in windows:
                 windows[name] = since
             elif windows[name] is None or since is None:
                 windows[name] = None
             else:
                 windows[name] = min(windows[name], since)
-    if windows:
-        evaluation.prefetch_events(windows)
+    return windows
 
 
 def _store_profile_changes(

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from omnichannel.consent.services import record_consent
 from omnichannel.predictions.models import CustomerPrediction, RFMScore
 from omnichannel.predictions.rfm import score_all
-from omnichannel.profiles.models import Profile
+from omnichannel.profiles.models import Event, Profile
 from omnichannel.profiles.services import merge_profiles, track
 from omnichannel.segments import membership, signals
 from omnichannel.segments.membership import (
@@ -536,3 +536,49 @@ def test_add_members_rejects_rule_segment():
     germans = make_segment("germans", GERMANS)
     with pytest.raises(ValueError, match="has a rule"):
         add_members(germans, [1])
+
+
+def test_refresh_with_event_rule_query_count():
+    anna = ProfileFactory(country="DE")
+    make_segment("germans", GERMANS)
+    make_segment("jacket-fans", VIEWED_JACKETS)
+    refresh_profile(anna, now=NOW)
+
+    with CaptureQueriesContext(connection) as queries:
+        changes = refresh_profile(anna, "category_viewed", fields=["country"], now=NOW)
+
+    assert changes == []
+    # On PostgreSQL the events in the rules' windows come with the profile as well.
+    expected = 1 if connection.vendor == "postgresql" else 3
+    assert len(queries) == expected
+
+
+def test_refresh_reads_events_of_the_window():
+    anna = ProfileFactory()
+    segment = make_segment("jacket-fans", VIEWED_JACKETS)
+    for days in (1, 2):
+        Event.objects.create(
+            profile=anna,
+            name="category_viewed",
+            occurred_at=NOW - timedelta(days=days),
+            properties={"category": "Winter Jackets"},
+        )
+
+    refresh_profile(anna, "category_viewed", now=NOW)
+    assert open_members(segment) == {anna.pk}
+
+    refresh_profile(anna, "category_viewed", now=NOW + timedelta(days=30))
+    assert open_members(segment) == set()
+
+
+def test_rebuild_of_rule_matching_nobody_closes_all():
+    anna = ProfileFactory(country="DE")
+    segment = make_segment("germans", GERMANS)
+    rebuild_segment(segment, NOW)
+    Segment.objects.filter(pk=segment.pk).update(rules={"any": []})
+    segment.refresh_from_db()
+
+    change = rebuild_segment(segment, NOW + timedelta(hours=1))
+
+    assert change.exited == [anna.pk]
+    assert open_members(segment) == set()

@@ -71,6 +71,17 @@ class Dependencies:
 BATCH_SOURCES = frozenset({"rfm", "prediction"})
 
 
+def events_in_windows(windows: Mapping[str, datetime | None], now: datetime) -> Any:
+    """Return the events queryset of the names in ``windows``, each from its
+    earliest needed time (``None`` for ever) up to ``now``, for every profile."""
+    from omnichannel.profiles.models import Event
+
+    query = Q()
+    for name, since in windows.items():
+        query |= Q(name=name) if since is None else Q(name=name, occurred_at__gte=since)
+    return Event.objects.filter(query, occurred_at__lte=now)
+
+
 class Evaluation:
     """One profile at one moment, with the facts that conditions read loaded once.
 
@@ -107,20 +118,19 @@ class Evaluation:
     def prefetch_events(self, windows: Mapping[str, datetime | None]) -> None:
         """Load the events of several names in one query; ``windows`` maps each
         name to the earliest time needed (``None`` for all)."""
-        from omnichannel.profiles.models import Event
-
-        query = Q()
-        for name, since in windows.items():
-            query |= (
-                Q(name=name) if since is None else Q(name=name, occurred_at__gte=since)
-            )
         rows = (
-            Event.objects.filter(
-                query, profile_id=self.profile.pk, occurred_at__lte=self.now
-            )
+            events_in_windows(windows, self.now)
+            .filter(profile_id=self.profile.pk)
             .only("name", "occurred_at", "properties")
             .order_by()
         )
+        self.store_events(windows, rows)
+
+    def store_events(
+        self, windows: Mapping[str, datetime | None], rows: Iterable[Any]
+    ) -> None:
+        """Keep ``rows``, the profile's events in ``windows`` up to now, which the
+        caller loaded, as ``prefetch_events`` would have."""
         loaded: dict[str, list[Any]] = {name: [] for name in windows}
         for event in rows:
             loaded[event.name].append(event)
