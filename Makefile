@@ -9,6 +9,8 @@ DEMO_STAFF_USER ?= admin
 DEMO_STAFF_PASSWORD ?= omnichannel-demo
 
 REDIS_URL_IT ?= redis://127.0.0.1:6379/5
+# Property tests draw the same examples on every run of a make target.
+export HYPOTHESIS_PROFILE ?= ci
 WORKER_QUEUES ?= omnichannel-send,omnichannel-segments,omnichannel-models,celery
 WORKER_CONCURRENCY ?= 2
 PRODUCTION := cd example_project && OMNICHANNEL_MODE=production

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,13 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-# HYPOTHESIS_PROFILE=dev reports failures without the slow shrinking phase.
+# HYPOTHESIS_PROFILE picks a profile: "dev" reports failures without the slow
+# shrinking phase, and "ci" (set by the Makefile) draws the same examples on every
+# run, so a test run is repeatable. Without it, each run draws new examples.
 from hypothesis import Phase, settings  # noqa: E402
 
 settings.register_profile(
     "dev", phases=[Phase.explicit, Phase.generate], print_blob=True
 )
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
