@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
+
 from omnichannel.conf import app_settings
 from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import counted_orders
@@ -97,20 +99,28 @@ def load_touches(
     start: datetime,
     end: datetime,
     *,
-    profile_ids: Iterable[int] | None = None,
+    profile_ids: Iterable[int] | QuerySet[Any] | None = None,
     names: Sequence[str] = CLICK_EVENTS,
 ) -> dict[int, list[Touch]]:
-    """Return the clicks in [start, end) per profile, oldest first."""
+    """Return the clicks in [start, end) per profile, oldest first.
+
+    ``profile_ids`` limits them to some profiles: ids, or a queryset of them.
+    """
     clicks = Event.objects.filter(
         name__in=list(names), occurred_at__gte=start, occurred_at__lt=end
     )
-    if profile_ids is not None:
+    if isinstance(profile_ids, QuerySet):
+        clicks = clicks.filter(profile_id__in=profile_ids)
+    elif profile_ids is not None:
         clicks = clicks.filter(profile_id__in=list(profile_ids))
     touches: dict[int, list[Touch]] = defaultdict(list)
     rows = clicks.order_by("profile_id", "occurred_at", "id").values_list(
         "id", "profile_id", "occurred_at", "properties"
     )
-    for event_id, profile_id, occurred_at, properties in rows.iterator(chunk_size=5000):
+    # Every touch is kept in memory anyway, so the rows are fetched at once: outside a
+    # transaction, iterator() would hold a server-side cursor that PostgreSQL
+    # copies in full at commit.
+    for event_id, profile_id, occurred_at, properties in rows:
         touches[profile_id].append(
             touch_from_event(event_id, occurred_at, properties or {})
         )
@@ -153,13 +163,12 @@ def attribute_orders(
             "id", "profile_id", "occurred_at", "revenue", "currency"
         )
     )
-    if profile_ids is None:
-        # Only the clicks of profiles that ordered in the period can win an order.
-        profile_ids = {row[1] for row in rows}
+    # Only the clicks of profiles that ordered in the period can win an order. A
+    # subquery names them, because a list of ids as parameters costs more to send
+    # and plan than the clicks cost to read.
+    clickers = orders.values("profile_id") if profile_ids is None else profile_ids
     # A click up to one window before the first order can still win it.
-    touches = load_touches(
-        start - window, end, profile_ids=profile_ids, names=touch_names
-    )
+    touches = load_touches(start - window, end, profile_ids=clickers, names=touch_names)
     result = []
     for event_id, profile_id, occurred_at, revenue, currency in rows:
         touch = last_touch(touches.get(profile_id, ()), occurred_at, window)
