@@ -1,13 +1,13 @@
-"""Database helpers shared by the domains that write rows in batches."""
+"""Database helpers shared by the domains that read or write rows in batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 #: Column types whose ``get_db_prep_save`` returns a value of this Python type
 #: unchanged on PostgreSQL, so ``_db_value`` can skip the call for it.
@@ -28,6 +28,18 @@ PLAIN_TYPES: dict[str, type] = {
     "TextField": str,
     "URLField": str,
 }
+
+
+def stream(queryset: models.QuerySet[Any], chunk_size: int = 5000) -> Iterator[Any]:
+    """Yield the rows of ``queryset``, fetched ``chunk_size`` at a time.
+
+    The rows are read inside a transaction. Outside one, Django declares the
+    PostgreSQL cursor WITH HOLD, and PostgreSQL then copies the whole result
+    before the first row arrives. Only for loops that read: a write made while
+    iterating would join this transaction.
+    """
+    with transaction.atomic(using=queryset.db):
+        yield from queryset.iterator(chunk_size=chunk_size)
 
 
 def bulk_update_rows(

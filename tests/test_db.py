@@ -7,8 +7,9 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from omnichannel.channels.models import Delivery, MessageTemplate
-from omnichannel.db import bulk_update_rows, bulk_update_rows_where, copy_insert
+from omnichannel.db import bulk_update_rows, bulk_update_rows_where, copy_insert, stream
 from omnichannel.journeys.models import StepRun
+from omnichannel.profiles.models import Profile
 from tests.factories import ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +147,22 @@ def test_copy_insert_of_step_runs_with_foreign_keys(template):
 
     stored = StepRun.objects.filter(pk__in=[run.pk for run in runs]).order_by("pk")
     assert [run.details for run in stored] == [{"n": 0}, {"n": 1}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stream_reads_inside_a_transaction():
+    ProfileFactory.create_batch(5)
+    seen = []
+
+    with CaptureQueriesContext(connection) as queries:
+        for pk in stream(
+            Profile.objects.order_by("pk").values_list("pk", flat=True), 2
+        ):
+            seen.append((pk, connection.in_atomic_block))
+
+    assert [pk for pk, _inside in seen] == sorted(
+        Profile.objects.values_list("pk", flat=True)
+    )
+    assert all(inside for _pk, inside in seen)
+    assert connection.in_atomic_block is False
+    assert not any("WITH HOLD" in query["sql"] for query in queries.captured_queries)

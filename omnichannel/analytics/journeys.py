@@ -22,6 +22,7 @@ from django.db.models import Count, Min, Q
 
 from omnichannel.analytics.attribution import AttributedOrder, attribute_orders
 from omnichannel.conf import app_settings
+from omnichannel.db import stream
 from omnichannel.exceptions import InsufficientData
 from omnichannel.experiments import stats
 from omnichannel.profiles.models import Event
@@ -212,7 +213,7 @@ def _first_entries(journey_id: int, start: datetime, end: datetime) -> list[_Ent
         .values_list("profile_id", "occurred_at", "properties__holdout")
     )
     entries: dict[int, _Entry] = {}
-    for profile_id, occurred_at, holdout in rows.iterator(chunk_size=5000):
+    for profile_id, occurred_at, holdout in stream(rows, 5000):
         if profile_id not in entries:
             entries[profile_id] = _Entry(
                 profile_id, occurred_at, holdout in (True, "true", 1)
@@ -248,7 +249,7 @@ def journey_lift(
             .order_by("occurred_at", "id")
             .values_list("profile_id", "occurred_at", "revenue")
         )
-        for profile_id, occurred_at, revenue in rows.iterator(chunk_size=5000):
+        for profile_id, occurred_at, revenue in stream(rows, 5000):
             orders[profile_id].append((occurred_at, revenue or Decimal("0")))
 
     arms = {

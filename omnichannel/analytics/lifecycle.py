@@ -30,6 +30,7 @@ from typing import Any
 
 from omnichannel.analytics.recovery import week_start
 from omnichannel.conf import app_settings
+from omnichannel.db import stream
 from omnichannel.profiles.events import PASSIVE_EVENTS
 from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import counted_orders
@@ -158,7 +159,7 @@ def _profile_streams(
         acquisition,
         medium,
         utm_source,
-    ) in rows.iterator(chunk_size=10_000):
+    ) in stream(rows, 10_000):
         if profile_id != current:
             if current is not None and activity:
                 yield current, channel, activity

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from omnichannel.analytics.attribution import attribute_orders
 from omnichannel.conf import app_settings
+from omnichannel.db import stream
 from omnichannel.profiles.models import Event
 from omnichannel.profiles.services import counted_orders
 
@@ -52,7 +53,7 @@ def _abandoned_carts(start: datetime, end: datetime) -> list[_Cart]:
         .values_list("id", "profile_id", "object_id", "occurred_at")
     )
     carts: dict[str, _Cart] = {}
-    for event_id, profile_id, object_id, occurred_at in rows.iterator(chunk_size=5000):
+    for event_id, profile_id, object_id, occurred_at in stream(rows, 5000):
         # A cart abandoned twice counts once, from its first abandonment.
         key = object_id or f"event-{event_id}"
         carts.setdefault(key, _Cart(key, profile_id, occurred_at))

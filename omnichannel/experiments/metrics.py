@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from omnichannel.db import stream
 from omnichannel.experiments.models import Experiment, Variant
 from omnichannel.experiments.services import HOLDOUT_KEY
 from omnichannel.profiles.models import Event
@@ -211,7 +212,7 @@ def _count_orders(
         ),
     ).values_list("variant_id", "order_count", "order_revenue")
 
-    for variant_id, order_count, revenue in rows.iterator(chunk_size=5000):
+    for variant_id, order_count, revenue in stream(rows, 5000):
         arm = by_id.get(variant_id, holdout) if variant_id else holdout
         arm.assigned += 1
         if order_count:

@@ -25,6 +25,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, Mod, TruncDate
 
 from omnichannel.conf import app_settings
+from omnichannel.db import stream
 from omnichannel.predictions.optimise import FloatArray
 from omnichannel.profiles.models import Event, Profile
 from omnichannel.profiles.services import counted_orders
@@ -111,7 +112,7 @@ def load_order_days(
     profile_ids: list[int] = []
     days: list[datetime.date] = []
     amounts: list[float] = []
-    for profile_id, day, total in rows.iterator(chunk_size=20_000):
+    for profile_id, day, total in stream(rows, 20_000):
         profile_ids.append(profile_id)
         days.append(day)
         amounts.append(float(total if total is not None else Decimal("0")))
@@ -207,7 +208,7 @@ def load_engagement_cells(
             .annotate(events=Count("id"))
             .values_list(*keys, "events")
         )
-        for row in rows.iterator(chunk_size=20_000):
+        for row in stream(rows, 20_000):
             *profile, weekday, hour, number = row
             profile_ids.append(profile[0] if profile else 0)
             hours.append((weekday - 1) * 24 + hour)
@@ -302,7 +303,7 @@ def load_message_counts(
             .annotate(messages=per_message)
             .values_list("profile_id", "channel", "messages")
         )
-        for profile_id, channel, messages in rows.iterator(chunk_size=20_000):
+        for profile_id, channel, messages in stream(rows, 20_000):
             if channel:
                 tallies[(profile_id, str(channel))][column] += float(messages)
 
