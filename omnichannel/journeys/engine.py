@@ -353,6 +353,12 @@ def run_due(
     return advanced
 
 
+#: The claim's order. It follows the ``omni_enrollment_due`` index (status,
+#: next_run_at), so PostgreSQL reads the first due rows from the index. An extra
+#: ``id`` tiebreak made it sort every due row for each batch (100 ms at 80,000).
+CLAIM_ORDER = ("next_run_at",)
+
+
 def _claim(now: datetime, batch_size: int) -> list[Enrollment]:
     claimed = list(
         Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
@@ -361,7 +367,7 @@ def _claim(now: datetime, batch_size: int) -> list[Enrollment]:
             next_run_at__lte=now,
             journey__status__in=(Journey.Status.ACTIVE, Journey.Status.ARCHIVED),
         )
-        .order_by("next_run_at", "id")[:batch_size]
+        .order_by(*CLAIM_ORDER)[:batch_size]
     )
     if not claimed:
         return claimed
