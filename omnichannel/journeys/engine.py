@@ -354,8 +354,9 @@ def run_due(
 
 
 #: The claim's order. It follows the ``omni_enrollment_due`` index (status,
-#: next_run_at), so PostgreSQL reads the first due rows from the index. An extra
-#: ``id`` tiebreak made it sort every due row for each batch (100 ms at 80,000).
+#: next_run_at), so PostgreSQL reads the first due rows from the index. With ``id``
+#: added, it sorted every due run for each batch instead: 100 ms per claim at
+#: 80,000 due runs in EXPLAIN ANALYZE on PostgreSQL 15, against 1.4 ms.
 CLAIM_ORDER = ("next_run_at",)
 
 
