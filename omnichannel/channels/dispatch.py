@@ -254,7 +254,11 @@ def track_outcomes(outcomes: Sequence[tuple[Delivery, str, dict[str, Any]]]) -> 
         if delivery.profile.erased_at is None
     ]
     if items:
-        store_events(items)
+        # The profiles came with the deliveries, so they are not read again.
+        profiles = {
+            delivery.profile.uuid: delivery.profile for delivery, _n, _p in outcomes
+        }
+        store_events(items, profiles)
 
 
 def dispatch_many(delivery_ids: Sequence[int]) -> int:

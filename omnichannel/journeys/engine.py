@@ -353,6 +353,13 @@ def run_due(
     return advanced
 
 
+#: The claim's order. It follows the ``omni_enrollment_due`` index (status,
+#: next_run_at), so PostgreSQL reads the first due rows from the index. With ``id``
+#: added, it sorted every due run for each batch instead: 100 ms per claim at
+#: 80,000 due runs in EXPLAIN ANALYZE on PostgreSQL 15, against 1.4 ms.
+CLAIM_ORDER = ("next_run_at",)
+
+
 def _claim(now: datetime, batch_size: int) -> list[Enrollment]:
     claimed = list(
         Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
@@ -361,7 +368,7 @@ def _claim(now: datetime, batch_size: int) -> list[Enrollment]:
             next_run_at__lte=now,
             journey__status__in=(Journey.Status.ACTIVE, Journey.Status.ARCHIVED),
         )
-        .order_by("next_run_at", "id")[:batch_size]
+        .order_by(*CLAIM_ORDER)[:batch_size]
     )
     if not claimed:
         return claimed

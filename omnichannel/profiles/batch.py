@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,16 +63,20 @@ class BatchRejected(Exception):
         self.errors = errors
 
 
-def store_events(items: Sequence[EventInput]) -> BatchOutcome:
+def store_events(
+    items: Sequence[EventInput], profiles: Mapping[uuid.UUID, Profile] | None = None
+) -> BatchOutcome:
     """Store validated events in one transaction; see the module docstring.
 
-    Runs again when a concurrent request stored one of the idempotency keys or
-    merged one of the profiles in the meantime, or deadlocked with this one.
+    ``profiles`` maps uuids to profiles the caller has loaded, which are then not
+    read again. Runs again when a concurrent request stored one of the
+    idempotency keys or merged one of the profiles in the meantime, or
+    deadlocked with this one. A retry reads every profile by its uuid.
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _store(items)
+                return _store(items, profiles if attempt == 1 else None)
         except (IntegrityError, _ProfileMoved) as error:
             if attempt == ATTEMPTS:
                 raise
@@ -93,14 +97,18 @@ class _ProfileMoved(Exception):
     """A profile was merged between looking it up and locking it."""
 
 
-def _store(items: Sequence[EventInput]) -> BatchOutcome:
+def _store(
+    items: Sequence[EventInput], known: Mapping[uuid.UUID, Profile] | None = None
+) -> BatchOutcome:
     outcome = BatchOutcome()
     fresh = _skip_duplicates(items, outcome)
-    by_uuid = _profiles_by_uuid([items[i] for i in fresh], fresh)
+    by_uuid = _profiles_by_uuid([items[i] for i in fresh], fresh, known or {})
     by_group = _resolve_groups([items[i] for i in fresh if not items[i].profile_uuid])
 
     profile_ids = set(by_group.values()) | {p.pk for p in by_uuid.values()}
-    _lock(profile_ids)
+    # A profile the caller loaded may have been merged or erased since: the lock
+    # tells, and the batch then runs again reading every profile.
+    _lock(profile_ids, live=bool(known))
 
     now = timezone.now()
     events = []
@@ -199,23 +207,24 @@ def _insert_events(events: list[Event]) -> list[Event]:
     return events
 
 
-def _lock(profile_ids: set[int]) -> None:
+def _lock(profile_ids: set[int], *, live: bool = False) -> None:
     """Lock the profiles in key order against concurrent merges.
 
     FOR NO KEY UPDATE conflicts with the FOR UPDATE lock a merge takes, so a merge
     waits for this batch or this batch waits for the merge. A profile that was
-    merged in the meantime makes the batch run again.
+    merged in the meantime makes the batch run again, and so does an erased one
+    when ``live`` is set.
     """
     rows = (
         Profile.objects.select_for_update(no_key=True)
         .filter(_among("id", profile_ids))
         .order_by("pk")
-        .values_list("pk", "merged_into_id")
+        .values_list("pk", "merged_into_id", "erased_at")
     )
     found = 0
-    for _pk, merged_into in rows:
+    for _pk, merged_into, erased_at in rows:
         found += 1
-        if merged_into is not None:
+        if merged_into is not None or (live and erased_at is not None):
             raise _ProfileMoved
     if found != len(profile_ids):
         raise _ProfileMoved
@@ -243,12 +252,15 @@ def _skip_duplicates(items: Sequence[EventInput], outcome: BatchOutcome) -> list
 
 
 def _profiles_by_uuid(
-    items: list[EventInput], indexes: list[int]
+    items: list[EventInput], indexes: list[int], known: Mapping[uuid.UUID, Profile]
 ) -> dict[uuid.UUID, Profile]:
     uuids = {item.profile_uuid for item in items if item.profile_uuid is not None}
     if not uuids:
         return {}
-    found = {p.uuid: p for p in Profile.objects.filter(uuid__in=uuids)}
+    found = {key: known[key] for key in uuids if key in known}
+    missing = uuids - set(found)
+    if missing:
+        found.update((p.uuid, p) for p in Profile.objects.filter(uuid__in=missing))
     errors = {}
     for index, item in zip(indexes, items, strict=True):
         if item.profile_uuid is None:

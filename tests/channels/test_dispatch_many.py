@@ -13,6 +13,7 @@ from omnichannel.channels.models import Delivery, MessageTemplate
 from omnichannel.consent.models import Suppression
 from omnichannel.consent.services import record_consent
 from omnichannel.exceptions import ProviderError
+from omnichannel.profiles.merging import merge_profiles
 from omnichannel.profiles.models import Event
 from tests.factories import ProfileFactory
 
@@ -203,3 +204,39 @@ def test_record_sent_many_reads_unknown_rows(customer, email_template):
 
     assert statuses(delivery) == [(Status.SENT, "")]
     assert Event.objects.filter(name="message_sent").count() == 1
+
+
+def _sending(profile, template, key):
+    delivery = make(profile, template, key)
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending")
+    return Delivery.objects.select_related("profile", "template").get(pk=delivery.pk)
+
+
+def test_record_sent_many_reads_no_profile_it_holds(customer, email_template):
+    delivery = _sending(customer, email_template, "a")
+
+    with CaptureQueriesContext(connection) as queries:
+        record_sent_many([(delivery.pk, SendResult("id-a"))], {delivery.pk: delivery})
+
+    profile_reads = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "omnichannel_profile"' in q["sql"]
+    ]
+    # Only the lock against concurrent merges reads the profile table.
+    assert len(profile_reads) == 1
+    if connection.vendor == "postgresql":
+        assert "FOR NO KEY UPDATE" in profile_reads[0]
+    assert Event.objects.filter(name="message_sent", profile=customer).count() == 1
+
+
+def test_record_sent_many_follows_merge_since_read(customer, email_template):
+    delivery = _sending(customer, email_template, "a")
+    survivor = ProfileFactory(email="survivor@example.com")
+    # Merged by another process after the dispatch read the delivery's profile.
+    merge_profiles(survivor, customer)
+
+    record_sent_many([(delivery.pk, SendResult("id-a"))], {delivery.pk: delivery})
+
+    sent = Event.objects.get(name="message_sent")
+    assert sent.profile_id == survivor.pk

@@ -3,11 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from omnichannel.channels.models import Delivery, MessageTemplate, OnsiteMessage
 from omnichannel.journeys import batch as batch_module
+from omnichannel.journeys import engine as engine_module
 from omnichannel.journeys.engine import enroll, run_due
 from omnichannel.journeys.models import Enrollment, JourneyVersion, StepRun
 from omnichannel.profiles.models import Event
@@ -130,3 +131,22 @@ def test_batch_sends_each_delivery_once(on_commit, template):
     assert set(deliveries.values_list("status", flat=True)) == {"sent"}
     assert OnsiteMessage.objects.count() == 3
     assert Event.objects.filter(name="message_sent").count() == 3
+
+
+def test_claim_order_follows_due_index(template):
+    """The claim sorts by the columns that follow ``status`` in its index, so
+    PostgreSQL reads the first due rows in order instead of sorting them all."""
+    due_index = next(
+        index
+        for index in Enrollment._meta.indexes
+        if index.name == "omni_enrollment_due"
+    )
+    assert due_index.fields == ["status", *engine_module.CLAIM_ORDER]
+
+    journey = make_journey(SEND)
+    enroll(journey, identify(email="claim.order@example.com"), at=T0)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        assert len(engine_module._claim(T0 + timedelta(hours=1), 10)) == 1
+    claim = next(q["sql"] for q in queries if "ORDER BY" in q["sql"])
+    order_by = claim.split("ORDER BY", 1)[1].split("LIMIT", 1)[0]
+    assert order_by.strip() == '"omnichannel_enrollment"."next_run_at" ASC'
