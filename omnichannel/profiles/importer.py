@@ -31,7 +31,11 @@ from omnichannel.exceptions import ImportRowError, InvalidIdentifier
 from omnichannel.profiles import staging
 from omnichannel.profiles.batch import EVENT_COLUMNS as BATCH_EVENT_COLUMNS
 from omnichannel.profiles.models import Event, Identity, Profile
-from omnichannel.profiles.services import identify, recompute_aggregates
+from omnichannel.profiles.services import (
+    collect_identifiers,
+    recompute_aggregates,
+    resolve_profile,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -378,7 +382,7 @@ def _check_csv_identifiers(
 
 
 def _write_chunk_staged(rows: list[OrderRow], result: ImportResult) -> None:
-    # Customers known by email or phone go through identify() one by one, for rows
+    # Customers known by email or phone are resolved one by one, for rows
     # not stored yet. The staging table resolves the external ids.
     identified = [row for row in rows if row.email or row.phone]
     profile_ids: dict[tuple[str, str, str], int] = {}
@@ -389,7 +393,7 @@ def _write_chunk_staged(rows: list[OrderRow], result: ImportResult) -> None:
         )
         rows = [row for row in rows if row.key not in existing]
         profile_ids = _identify_customers(
-            [row for row in identified if row.key not in existing]
+            [row for row in identified if row.key not in existing], result
         )
     if not rows:
         return
@@ -514,21 +518,29 @@ def _profiles_for(
         for key in batch:
             mapping[key] = found[key[0]]
 
-    mapping.update(_identify_customers(rows))
+    mapping.update(_identify_customers(rows, result))
     return mapping
 
 
-def _identify_customers(rows: list[OrderRow]) -> dict[tuple[str, str, str], int]:
-    """Resolve the customers of rows with an email or phone through ``identify()``."""
+def _identify_customers(
+    rows: list[OrderRow], result: ImportResult
+) -> dict[tuple[str, str, str], int]:
+    """Resolve the customers of rows with an email or phone as ``identify()`` does,
+    counting the profiles it creates in ``result``."""
     keys = {row.customer_key: row for row in rows if row.email or row.phone}
     mapping: dict[tuple[str, str, str], int] = {}
     for key, row in keys.items():
-        profile = identify(
+        identifiers = collect_identifiers(
             email=row.email or None,
             phone=row.phone or None,
             external_id=row.external_id or None,
+        )
+        resolution = resolve_profile(
+            identifiers,
             source="import",
             traits={"first_name": row.first_name, "last_name": row.last_name},
         )
-        mapping[key] = profile.pk
+        if resolution.created:
+            result.profiles_created += 1
+        mapping[key] = resolution.profile.pk
     return mapping

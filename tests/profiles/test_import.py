@@ -351,3 +351,41 @@ def test_import_csv_twice_and_repeated_order(tmp_path):
     assert again.rows_skipped_existing == 4
     assert Event.objects.count() == 3
     assert Profile.objects.count() == 2
+
+
+def test_import_csv_counts_profiles_created_by_email(tmp_path):
+    from omnichannel.profiles import importer
+    from omnichannel.profiles.services import identify
+
+    identify(email="known@example.com")
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,created_at,total,customer_id,email\n"
+        "C1,2026-12-01,10.00,c1,new1@example.com\n"
+        "C2,2026-12-02,20.00,c2,new2@example.com\n"
+        "C3,2026-12-03,5.00,c3,known@example.com\n"
+    )
+
+    result = importer.import_orders(path, file_format="csv", currency="EUR")
+
+    assert result.rows_imported == 3
+    assert result.profiles_created == 2
+
+
+def test_import_strict_error_ends_with_one_full_stop(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,created_at,total,email\nD1,2026-12-01,abc,d@example.com\n"
+    )
+
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "omnichannel_import_orders",
+            str(path),
+            file_format="csv",
+            strict=True,
+            verbosity=0,
+        )
+
+    assert "number.. " not in str(error.value)
+    assert "is not a decimal number. Nothing was imported" in str(error.value)

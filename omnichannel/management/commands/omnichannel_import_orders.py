@@ -63,8 +63,9 @@ class Command(BaseCommand):
                     progress=bar.update,
                 )
             except ImportRowError as error:
+                message = str(error).rstrip(".")
                 raise CommandError(
-                    f"{path}: {error}. Nothing was imported (--strict)."
+                    f"{path}: {message}. Nothing was imported (--strict)."
                 ) from error
             except UnicodeDecodeError as error:
                 raise CommandError(
