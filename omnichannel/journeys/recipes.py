@@ -94,9 +94,12 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "name": "Win-back for hibernating customers",
         "subject": "We miss you{% if first_name %}, {{ first_name }}{% endif %}",
         "body": (
-            "<p>It has been a while. Here is what is new:</p>"
+            "<p>It has been a while.</p>"
+            "{% if recommendations %}<p>Here is what is new:</p>"
             "<ul>{% for product in recommendations %}<li>{{ product.name }}</li>"
             "{% endfor %}</ul>"
+            '{% else %}<p>See what is new: <a href="{{ site_url }}/">{{ site_url }}</a>'
+            "</p>{% endif %}"
         ),
     },
     "review-request": {
