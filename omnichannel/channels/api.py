@@ -46,12 +46,18 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
 
 class DeliverySerializer(serializers.ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    profile_uuid = serializers.UUIDField(
+        source="profile.uuid",
+        read_only=True,
+        help_text="The profile's id in /api/profiles/<uuid>/.",
+    )
 
     class Meta:
         model = Delivery
         fields = [
             "id",
             "profile",
+            "profile_uuid",
             "channel",
             "template",
             "dedupe_key",
@@ -144,7 +150,7 @@ class DeliveryViewSet(StaffAPIMixin, viewsets.ReadOnlyModelViewSet):
     filters = ("profile", "status", "channel", "source_type", "source_id")
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        queryset = Delivery.objects.select_related("template").order_by(
+        queryset = Delivery.objects.select_related("template", "profile").order_by(
             "-created_at", "-id"
         )
         for name in self.filters:

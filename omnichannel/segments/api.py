@@ -84,11 +84,16 @@ class RuleSerializer(serializers.Serializer):
 
 class MemberSerializer(serializers.ModelSerializer):
     profile = serializers.IntegerField(source="profile_id")
+    profile_uuid = serializers.UUIDField(
+        source="profile.uuid",
+        read_only=True,
+        help_text="The profile's id in /api/profiles/<uuid>/.",
+    )
     email = serializers.CharField(source="profile.email")
 
     class Meta:
         model = SegmentMembership
-        fields = ["profile", "email", "entered_at"]
+        fields = ["profile", "profile_uuid", "email", "entered_at"]
 
 
 class MemberChangeSerializer(serializers.Serializer):

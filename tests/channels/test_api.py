@@ -62,5 +62,6 @@ def test_api_deliveries_filtered_by_profile(admin_client, sms_birthday):
     response = admin_client.get(f"/omnichannel/api/deliveries/?profile={first.pk}")
     assert [d["dedupe_key"] for d in response.json()] == ["a"]
     assert response.json()[0]["template"] == "birthday"
+    assert response.json()[0]["profile_uuid"] == str(first.uuid)
     bad = admin_client.get("/omnichannel/api/deliveries/?profile=abc")
     assert bad.status_code == 400

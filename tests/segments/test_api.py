@@ -57,6 +57,7 @@ def test_api_members_and_explain(admin_client):
     members = admin_client.get(url("members", "germans")).json()
     assert members["count"] == 1
     assert members["results"][0]["profile"] == anna.pk
+    assert members["results"][0]["profile_uuid"] == str(anna.uuid)
 
     explained = admin_client.get(url("explain", "germans"), {"profile": ben.pk}).json()
     assert explained["meets_rule"] is False
