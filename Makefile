@@ -91,8 +91,8 @@ beat: $(VENV)/.installed
 web: $(VENV)/.installed
 	$(PRODUCTION) ../$(VENV)/bin/gunicorn example_project.wsgi --bind 127.0.0.1:8000 --workers 3
 
-# The whole benchmark suite on PostgreSQL at three sizes: an estimated three hours
-# on two shared cores, most of it at 1m; docs/benchmarks.md has the module times.
+# The whole benchmark suite on PostgreSQL at three sizes: about 75 minutes on two
+# cores, most of it at 1m; docs/benchmarks.md has the module times.
 # BENCH_SIZES picks other sizes, such as BENCH_SIZES=10k,100k.
 BENCH_SIZES ?= 10k,100k,1m
 bench: $(VENV)/.installed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -115,6 +116,10 @@ class PreferenceCentreView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         request.omnichannel_track = False  # type: ignore[attr-defined]
+        user = getattr(request, "user", None)
+        if kwargs.get("token") is None and not (user and user.is_authenticated):
+            # Without a link from a message, the page is the signed-in customer's.
+            return _private(redirect_to_login(request.get_full_path()))
         return _private(super().dispatch(request, *args, **kwargs))
 
     def _profile(self, request: HttpRequest, token: str | None) -> Profile | None:

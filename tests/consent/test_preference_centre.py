@@ -112,5 +112,10 @@ def test_centre_for_signed_in_user(profile, django_user_model):
     assert response.context["profile"].pk == profile.pk
 
 
-def test_centre_without_user_or_token_is_400():
-    assert Client().get("/omnichannel/preferences/").status_code == 400
+def test_centre_without_user_or_token_asks_to_sign_in(settings):
+    response = Client().get("/omnichannel/preferences/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(settings.LOGIN_URL)
+    assert "next=/omnichannel/preferences/" in response["Location"]
+    assert "private" in response["Cache-Control"]
