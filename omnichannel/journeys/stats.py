@@ -11,11 +11,8 @@ from omnichannel.channels.models import Delivery
 from omnichannel.journeys.models import Enrollment, Journey, StepRun
 
 #: Delivery states that mean the message was not sent and will not be.
-NOT_SENT = (
-    Delivery.Status.SUPPRESSED,
-    Delivery.Status.FAILED,
-    Delivery.Status.CANCELLED,
-    Delivery.Status.HELD,
+NOT_SENT = tuple(
+    status for status in Delivery.FINAL_STATUSES if status != Delivery.Status.SENT
 )
 
 

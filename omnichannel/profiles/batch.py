@@ -106,8 +106,8 @@ def _store(
     by_group = _resolve_groups([items[i] for i in fresh if not items[i].profile_uuid])
 
     profile_ids = set(by_group.values()) | {p.pk for p in by_uuid.values()}
-    # A profile the caller loaded may have been merged or erased since: the lock
-    # tells, and the batch then runs again reading every profile.
+    # A profile the caller loaded may have been merged or erased since. The lock
+    # detects it, and the batch then runs again, reading every profile.
     _lock(profile_ids, live=bool(known))
 
     now = timezone.now()

@@ -112,7 +112,7 @@ def test_centre_for_signed_in_user(profile, django_user_model):
     assert response.context["profile"].pk == profile.pk
 
 
-def test_centre_without_user_or_token_asks_to_sign_in(settings):
+def test_centre_anonymous_redirects_to_login(settings):
     response = Client().get("/omnichannel/preferences/")
 
     assert response.status_code == 302
